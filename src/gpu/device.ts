@@ -1,0 +1,122 @@
+// Device acquisition: navigator.gpu in a browser, Dawn (the `webgpu` package) in Node, or a
+// GPUDevice the caller already has. One runtime is current at a time.
+
+import { type BackendInfo, Runtime } from './runtime.js';
+
+export interface ReadyOptions {
+  /** Use this device instead of requesting one (an app that already has WebGPU running). */
+  device?: GPUDevice;
+  /** A GPU entry point to request the adapter from, in place of navigator.gpu or Dawn. */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+  /** Options for Dawn's `create()` in Node, e.g. `['backend=vulkan']`. */
+  dawnOptions?: string[];
+}
+
+/** The limits training needs raised above WebGPU's defaults, requested up to what the adapter offers. */
+const raisedLimits = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+/** Optional features used where present: GPU timestamps for profiling. */
+const wantedFeatures: GPUFeatureName[] = ['timestamp-query'];
+
+export const driverHelp =
+  'In Node, shaderflow runs on Dawn (the `webgpu` package), which needs a Vulkan, Metal or D3D12 driver. ' +
+  "On a Debian machine without a GPU, install Mesa's CPU Vulkan driver, lavapipe, version 23 or newer " +
+  "(Debian 12's own is too old): echo 'deb http://deb.debian.org/debian bookworm-backports main' > " +
+  '/etc/apt/sources.list.d/backports.list && apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers. ' +
+  'In a browser, use Chrome or Edge 113+ on a page served over https or from localhost.';
+
+let current: Runtime | null = null;
+let acquiring: Promise<Runtime> | null = null;
+// Dawn's GPU object must outlive every device it created: if it is garbage-collected, Dawn
+// frees state that live devices still use and the process crashes. It is kept here for good.
+let dawn: GPU | null = null;
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+async function nodeGpu(options: ReadyOptions): Promise<GPU> {
+  if (dawn) return dawn;
+  const name = 'webgpu'; // a variable, so browser bundlers leave Dawn alone
+  let module: { create(options: string[]): GPU };
+  try {
+    module = (await import(/* @vite-ignore */ name)) as typeof module;
+  } catch (error) {
+    throw new Error(`Could not load Dawn from the 'webgpu' package (npm install webgpu): ${(error as Error).message}`);
+  }
+  dawn = module.create(options.dawnOptions ?? []);
+  return dawn;
+}
+
+async function findGpu(options: ReadyOptions): Promise<{ gpu: GPU; platform: BackendInfo['platform'] }> {
+  if (options.gpu) return { gpu: options.gpu, platform: 'custom' };
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return { gpu: nav.gpu, platform: 'browser' };
+  if (isNode()) return { gpu: await nodeGpu(options), platform: 'node' };
+  throw new Error(
+    'This browser does not expose WebGPU (navigator.gpu is undefined). Use Chrome or Edge 113+ on a page ' +
+      'served over https or from localhost, or enable WebGPU in the browser settings.',
+  );
+}
+
+function describe(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, platform: BackendInfo['platform']): BackendInfo {
+  const info = adapterInfo ?? device.adapterInfo;
+  const limits: Record<string, number> = {};
+  for (const name of raisedLimits) limits[name] = device.limits[name];
+  return {
+    platform,
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    features: [...device.features].sort(),
+    limits,
+  };
+}
+
+async function acquire(options: ReadyOptions): Promise<Runtime> {
+  if (options.device) return new Runtime(options.device, describe(options.device, undefined, 'custom'));
+  const { gpu, platform } = await findGpu(options);
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new Error(`No WebGPU adapter was found. ${driverHelp}`);
+  const requiredLimits: Record<string, number> = {};
+  for (const name of raisedLimits) requiredLimits[name] = adapter.limits[name];
+  const requiredFeatures = wantedFeatures.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'shaderflow' });
+  return new Runtime(device, describe(device, adapter.info, platform));
+}
+
+/**
+ * Acquires the GPU device all later work runs on and reports its adapter. Safe to call many
+ * times: it reuses the current device unless that was lost or another `device` is passed.
+ */
+export async function ready(options: ReadyOptions = {}): Promise<BackendInfo> {
+  if (current && !current.isLost && (!options.device || options.device === current.device)) return current.info;
+  acquiring ??= acquire(options).finally(() => (acquiring = null));
+  const runtime = await acquiring;
+  current = runtime;
+  return runtime.info;
+}
+
+/** The current runtime; throws with what to do when there is none or its device was lost. */
+export function runtime(): Runtime {
+  if (!current) throw new Error('shaderflow has no GPU device yet: call `await sf.ready()` first');
+  current.check();
+  return current;
+}
+
+/** The adapter and limits of the current device. */
+export function backendInfo(): BackendInfo {
+  return runtime().info;
+}

@@ -1,0 +1,44 @@
+// The contract between kernel builders and the GPU runtime: a builder is a pure function from
+// static parameters to WGSL source, its bindings and its dispatch geometry.
+
+/** How a kernel binds one buffer: storage it reads, storage it writes, or its uniform params. */
+export type BindingKind = 'read' | 'write' | 'uniform';
+
+export interface Kernel {
+  /** Short name, used as the label of GPU objects and in error messages and profiles. */
+  readonly name: string;
+  /** Complete WGSL module. The pipeline cache keys on this text. */
+  readonly code: string;
+  /** One entry per `@binding(i)` of group 0, in order. */
+  readonly bindings: readonly BindingKind[];
+  /** Bytes of the uniform binding, when `bindings` has one. Not part of the code: new values reuse the pipeline. */
+  readonly uniforms?: ArrayBuffer;
+  readonly workgroupSize: readonly [number, number, number];
+  /** Workgroup counts; [0, 0, 0] means there is nothing to do. */
+  readonly dispatch: readonly [number, number, number];
+}
+
+/** The device limits that shape kernels. The runtime passes the device's own values. */
+export interface KernelLimits {
+  readonly maxComputeWorkgroupsPerDimension: number;
+  readonly maxComputeInvocationsPerWorkgroup: number;
+  readonly maxComputeWorkgroupSizeX: number;
+  readonly maxComputeWorkgroupSizeY: number;
+  readonly maxComputeWorkgroupStorageSize: number;
+}
+
+/** The WebGPU defaults every adapter supports; builders use them when no limits are given. */
+export const defaultLimits: KernelLimits = {
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupStorageSize: 16384,
+};
+
+export type DType = 'float32' | 'int32';
+
+/** The WGSL scalar type that stores a dtype. */
+export function wgslType(dtype: DType): 'f32' | 'i32' {
+  return dtype === 'float32' ? 'f32' : 'i32';
+}

@@ -1,0 +1,65 @@
+// WGSL shared by every kernel (index helpers, numerically safe functions) and the packing of
+// uniform parameters, so no kernel pastes its own copy.
+
+/** Helpers every kernel may call. Unused functions cost nothing in WGSL. */
+export const preamble = /* wgsl */ `
+// The flat index of this workgroup in a grid folded by foldWorkgroups.
+fn flat_workgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return wid.x + nwg.x * (wid.y + nwg.y * wid.z);
+}
+`;
+
+/** WGSL reading element `index` of a `u32x8` uniform field (uniform arrays need 16-byte strides). */
+export function at8(field: string, index: string): string {
+  return `${field}[(${index}) >> 2u][(${index}) & 3u]`;
+}
+
+/** The WGSL entry-point header for a 1-D kernel: `i` is the flat element index. */
+export function linearMain(workgroupSize: number): string {
+  return /* wgsl */ `@compute @workgroup_size(${workgroupSize})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flat_workgroup(wid, nwg) * ${workgroupSize}u + lid;`;
+}
+
+/** A uniform field: a scalar, or up to 8 u32 values packed as `array<vec4<u32>, 2>` (read with `at8`). */
+export type UniformField =
+  | readonly [name: string, type: 'u32' | 'i32' | 'f32', value: number]
+  | readonly [name: string, type: 'u32x8', value: readonly number[]];
+
+export interface Uniforms {
+  /** `struct Params { ... }` for the WGSL module. */
+  readonly struct: string;
+  /** The bytes to bind, laid out by WGSL's uniform alignment rules. */
+  readonly data: ArrayBuffer;
+}
+
+/** Lays out uniform fields as a WGSL struct `Params` and the matching bytes. */
+export function packUniforms(fields: readonly UniformField[]): Uniforms {
+  const members: string[] = [];
+  const writes: ((view: DataView) => void)[] = [];
+  let offset = 0;
+  for (const [name, type, value] of fields) {
+    if (type === 'u32x8') {
+      const values = value as readonly number[];
+      if (values.length > 8) throw new Error(`packUniforms: field '${name}' holds at most 8 values, got ${values.length}`);
+      offset = Math.ceil(offset / 16) * 16;
+      const at = offset;
+      writes.push((view) => values.forEach((v, k) => view.setUint32(at + 4 * k, v, true)));
+      members.push(`${name}: array<vec4<u32>, 2>`);
+      offset += 32;
+    } else {
+      const at = offset;
+      const v = value as number;
+      if (type === 'u32') writes.push((view) => view.setUint32(at, v, true));
+      else if (type === 'i32') writes.push((view) => view.setInt32(at, v, true));
+      else writes.push((view) => view.setFloat32(at, v, true));
+      members.push(`${name}: ${type}`);
+      offset += 4;
+    }
+  }
+  const data = new ArrayBuffer(Math.max(16, Math.ceil(offset / 16) * 16));
+  const view = new DataView(data);
+  for (const write of writes) write(view);
+  return { struct: `struct Params {\n  ${members.join(',\n  ')},\n}`, data };
+}
