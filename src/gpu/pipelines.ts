@@ -37,13 +37,18 @@ export class PipelineCache {
   private readonly entries = new Map<string, Entry>();
   /** Shader modules created; the tests read it to see that nothing compiles twice. */
   compiled = 0;
+  private readonly checks = new Set<Promise<void>>();
 
   constructor(private readonly device: GPUDevice, private readonly onCompileError: (error: Error) => void) {}
 
   private entry(kernel: Kernel): Entry {
     let entry = this.entries.get(kernel.code);
     if (entry) return entry;
+    // A WGSL error would also raise a bare validation error here; compilation info reports it
+    // with line numbers instead, so this scope swallows the bare one.
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: kernel.code, label: kernel.name });
+    void this.device.popErrorScope().catch(() => undefined);
     this.compiled++;
     const layout = this.device.createBindGroupLayout({
       label: kernel.name,
@@ -65,12 +70,14 @@ export class PipelineCache {
     if (entry.pipeline) return { pipeline: entry.pipeline, layout: entry.layout };
     // Compilation messages arrive asynchronously: the first error goes to the runtime, which
     // rejects the next read with it, and every later use of this kernel throws it at once.
-    void entry.module.getCompilationInfo().then((info) => {
+    const check = entry.module.getCompilationInfo().then((info) => {
       if (!entry.error && info.messages.some((m) => m.type === 'error')) {
         entry.error = formatCompileError(kernel, info.messages);
         this.onCompileError(entry.error);
       }
     }, () => undefined);
+    this.checks.add(check);
+    void check.finally(() => this.checks.delete(check));
     entry.pipeline = this.device.createComputePipeline({
       label: kernel.name,
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [entry.layout] }),
@@ -99,6 +106,11 @@ export class PipelineCache {
       return entry.pipeline;
     })();
     return entry.pending;
+  }
+
+  /** Resolves once every compilation check of a synchronously created pipeline has reported. */
+  async settled(): Promise<void> {
+    while (this.checks.size) await Promise.all(this.checks);
   }
 
   get size(): number {

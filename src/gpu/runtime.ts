@@ -26,8 +26,14 @@ export class Runtime {
   readonly limits: KernelLimits;
   private encoder: GPUCommandEncoder | null = null;
   private encodedKernels: string[] = [];
-  /** Buffers freed while the open encoder may still use them; pooled again once it is submitted. */
+  /** Uniform buffers of the open encoder; pooled again once it is submitted. */
   private releaseAfterSubmit: GPUBuffer[] = [];
+  /**
+   * Storage buffers released while the open encoder may still read them. Later dispatches in the
+   * same encoder may reuse them (commands run in order), but queue.writeBuffer runs ahead of
+   * unsubmitted commands, so writing one first submits the encoder.
+   */
+  private readonly usedByOpenEncoder = new Set<GPUBuffer>();
   private scopeOpen = false;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private pendingError: Error | null = null;
@@ -44,7 +50,7 @@ export class Runtime {
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     };
     this.pool = new BufferPool(device, Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize));
-    this.pipelines = new PipelineCache(device, (error) => this.report(error));
+    this.pipelines = new PipelineCache(device, (error) => this.report(error, true));
     void device.lost.then((lost) => this.onLost(lost));
     device.onuncapturederror = (event) => this.report(new Error(`WebGPU error: ${event.error.message}`));
   }
@@ -58,14 +64,20 @@ export class Runtime {
     if (this.lostError) throw this.lostError;
   }
 
-  private report(error: Error): void {
-    this.pendingError ??= error;
+  private pendingIsCompileError = false;
+
+  private report(error: Error, isCompileError = false): void {
+    // A WGSL error explains the validation errors that follow from it, so it takes precedence.
+    if (this.pendingError && (this.pendingIsCompileError || !isCompileError)) return;
+    this.pendingError = error;
+    this.pendingIsCompileError = isCompileError;
   }
 
   /** Throws (once) the first error WebGPU reported since the last call. */
   throwPendingError(): void {
     const error = this.pendingError;
     this.pendingError = null;
+    this.pendingIsCompileError = false;
     if (error) throw error;
   }
 
@@ -106,15 +118,16 @@ export class Runtime {
     return this.pool.acquire(bytes, usage, label);
   }
 
-  /** Returns a buffer to the pool once no unsubmitted command can still touch it. */
+  /** Returns a buffer to the pool for reuse. */
   release(buffer: GPUBuffer): void {
     if (this.lostError) return;
-    if (this.encoder) this.releaseAfterSubmit.push(buffer);
-    else this.pool.release(buffer);
+    if (this.encoder) this.usedByOpenEncoder.add(buffer);
+    this.pool.release(buffer);
   }
 
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.check();
+    if (this.usedByOpenEncoder.has(buffer)) void this.flush();
     this.beginScope();
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -169,6 +182,7 @@ export class Runtime {
       this.encoder = null;
       for (const buffer of this.releaseAfterSubmit) this.pool.release(buffer);
       this.releaseAfterSubmit = [];
+      this.usedByOpenEncoder.clear();
     }
     if (!this.scopeOpen) return Promise.resolve();
     this.scopeOpen = false;
@@ -193,11 +207,11 @@ export class Runtime {
     const checked = this.flush();
     try {
       await this.untilLost(staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, byteLength));
-      await checked;
+      await this.settled(checked);
       this.throwPendingError();
       return staging.getMappedRange(0, byteLength).slice(0);
     } catch (error) {
-      await checked;
+      await this.settled(checked);
       this.check();
       this.throwPendingError();
       throw error;
@@ -207,6 +221,12 @@ export class Runtime {
         this.pool.release(staging);
       }
     }
+  }
+
+  /** Waits for a flush's error scopes and any pending WGSL compilation reports. */
+  private async settled(checked: Promise<void>): Promise<void> {
+    await checked;
+    await this.pipelines.settled();
   }
 
   /** Races `promise` against device loss, so nothing waits forever on a dead device. */

@@ -1,0 +1,115 @@
+// The runtime's error paths on a real device: WGSL compilation errors with source lines,
+// validation errors with the kernels involved, and the pipeline cache compiling nothing twice.
+
+import * as sf from 'shaderflow';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { binaryScalar } from '../shaders/elementwise.js';
+import type { Kernel } from '../shaders/kernel.js';
+import { runtime } from './device.js';
+import { sizeClass, storageUsage } from './pool.js';
+
+beforeAll(async () => {
+  await sf.ready();
+});
+
+const broken: Kernel = {
+  name: 'broken',
+  code: `@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(1)
+fn main() {
+  out[0] = 1.0 +* 2.0;
+}
+`,
+  bindings: ['write'],
+  workgroupSize: [1, 1, 1],
+  dispatch: [1, 1, 1],
+};
+
+describe('WGSL compilation errors', () => {
+  it('reject an async compile with the message and the offending source line', async () => {
+    const error = await runtime().pipelines.compile(broken).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    const message = (error as Error).message;
+    expect(message).toMatch(/WGSL compilation of kernel 'broken' failed/);
+    expect(message).toMatch(/5:\d+ error: /);
+    expect(message).toContain('>    5 |   out[0] = 1.0 +* 2.0;');
+  });
+
+  it('reject the next read after an eager dispatch, then throw at once on reuse', async () => {
+    const kernel = { ...broken, code: broken.code.replace('2.0', '3.0') };
+    const rt = runtime();
+    const out = rt.allocate(4, 'out', storageUsage);
+    rt.dispatch(kernel, [out]);
+    await expect(rt.read(out, 4)).rejects.toThrow(/WGSL compilation of kernel 'broken' failed[\s\S]*1\.0 \+\* 3\.0/);
+    expect(() => rt.dispatch(kernel, [out])).toThrow(/WGSL compilation of kernel 'broken' failed/);
+    rt.release(out);
+    // The runtime stays usable.
+    const t = sf.add(sf.tensor([1]), 1);
+    expect(Array.from(await t.data())).toEqual([2]);
+  });
+});
+
+describe('validation errors', () => {
+  it('surface at the next read, naming the kernels that ran', async () => {
+    const rt = runtime();
+    // A uniform-only buffer bound as storage is invalid.
+    const wrong = rt.allocate(16, 'wrong usage', 0x40 | 0x08);
+    const out = rt.allocate(16, 'out', storageUsage);
+    rt.dispatch(binaryScalar({ op: 'add', dtype: 'float32', size: 4, scalar: 1 }), [wrong, out]);
+    await expect(rt.read(out, 16)).rejects.toThrow(/WebGPU validation error while running kernels \[add_scalar\]/);
+    rt.release(wrong);
+    rt.release(out);
+    const t = sf.tensor([5]);
+    expect(Array.from(await t.data())).toEqual([5]);
+  });
+
+  it('checks the number of buffers a kernel binds', () => {
+    const rt = runtime();
+    expect(() => rt.dispatch(binaryScalar({ op: 'add', dtype: 'float32', size: 4, scalar: 1 }), [])).toThrow(
+      "Kernel 'add_scalar' binds 2 storage buffers, got 0",
+    );
+  });
+});
+
+describe('pipeline cache', () => {
+  it('compiles each WGSL source once, whatever the uniform values', async () => {
+    const rt = runtime();
+    const a = binaryScalar({ op: 'mul', dtype: 'float32', size: 10, scalar: 2 });
+    const b = binaryScalar({ op: 'mul', dtype: 'float32', size: 99, scalar: -3 });
+    expect(b.code).toBe(a.code);
+    const before = rt.pipelines.compiled;
+    const [p1, p2] = await Promise.all([rt.pipelines.compile(a), rt.pipelines.compile(b)]);
+    expect(p1).toBe(p2);
+    expect(rt.pipelines.compiled - before).toBeLessThanOrEqual(1);
+    rt.pipelines.get(a);
+    expect(rt.pipelines.compiled - before).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('buffer pool size classes', () => {
+  it('rounds up by at most a quarter and reuses exact classes', () => {
+    expect(sizeClass(1)).toBe(16);
+    expect(sizeClass(100)).toBe(112);
+    expect(sizeClass(4000)).toBe(4096);
+    expect(sizeClass(4097)).toBe(5120);
+    for (let n = 1; n < 1e7; n = Math.ceil(n * 1.37)) {
+      const c = sizeClass(n);
+      expect(c).toBeGreaterThanOrEqual(n);
+      expect(c).toBeLessThanOrEqual(Math.max(16, n * 1.25 + 16));
+      expect(sizeClass(c)).toBe(c);
+    }
+  });
+
+  it('reuses a released buffer of the same class', () => {
+    const pool = runtime().pool;
+    const a = pool.acquire(1000, storageUsage);
+    pool.release(a);
+    const created = pool.created;
+    const b = pool.acquire(1010, storageUsage);
+    expect(b).toBe(a);
+    expect(pool.created).toBe(created);
+    pool.release(b);
+    expect(() => pool.release(b)).toThrow(/released twice/);
+  });
+});
