@@ -1,0 +1,101 @@
+// matMul against a float64 reference: every transpose combination, awkward sizes, batches,
+// the fused bias + activation epilogue, and its use as its own backward pass.
+
+import { describe, expect, it } from 'vitest';
+import { expectAllClose, freshSeed, randomUniform } from '../../test/expect-all-close.js';
+import { dot, numericGradient } from '../../test/gradcheck.js';
+import { runKernel } from '../../test/kernel-harness.js';
+import { activationReference, type Activation } from './activation.js';
+import { defaultLimits } from './kernel.js';
+import { matMul, type MatMulParams } from './matmul.js';
+
+/** float64 reference of C = act(op(A)·op(B) + bias) for one batch entry. */
+function reference(a: ArrayLike<number>, b: ArrayLike<number>, p: MatMulParams, biasValues?: ArrayLike<number>): Float64Array {
+  const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, activation = 'linear' } = p;
+  const c = new Float64Array(batch * m * n);
+  for (let e = 0; e < batch; e++) {
+    const ao = e * m * k;
+    const bo = broadcastB ? 0 : e * k * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let t = 0; t < k; t++) {
+          s += a[ao + (transposeA ? t * m + i : i * k + t)] * b[bo + (transposeB ? j * k + t : t * n + j)];
+        }
+        c[e * m * n + i * n + j] = activationReference[activation].forward(s + (biasValues ? biasValues[j] : 0));
+      }
+    }
+  }
+  return c;
+}
+
+const seed = freshSeed();
+
+async function check(p: MatMulParams, s: number): Promise<void> {
+  const batch = p.batch ?? 1;
+  const a = randomUniform(batch * p.m * p.k, seed + s);
+  const b = randomUniform((p.broadcastB ? 1 : batch) * p.k * p.n, seed + s + 1);
+  const bias = p.bias ? randomUniform(p.n, seed + s + 2) : undefined;
+  const [c] = await runKernel(matMul(p), bias ? [a, b, bias] : [a, b], [{ size: batch * p.m * p.n }]);
+  // float32 accumulation over k terms of magnitude ≤ 1.
+  expectAllClose(c, reference(a, b, p, bias), { rtol: 1e-4, atol: 2e-6 * p.k });
+}
+
+describe(`matMul (seed ${seed})`, () => {
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [7, 13, 5],
+    [33, 4, 17],
+    [5, 257, 3],
+    [64, 64, 64],
+    [19, 100, 130],
+  ];
+  for (const transposeA of [false, true]) {
+    for (const transposeB of [false, true]) {
+      it(`op(A)·op(B) with transposeA=${transposeA}, transposeB=${transposeB} at ${shapes.map((s) => s.join('×')).join(', ')}`, async () => {
+        for (const [index, [m, n, k]] of shapes.entries()) await check({ m, n, k, transposeA, transposeB }, 10 * index);
+      });
+    }
+  }
+
+  it('fuses bias and every activation into the epilogue', async () => {
+    const all: Activation[] = ['linear', 'relu', 'sigmoid', 'tanh'];
+    for (const [index, activation] of all.entries()) {
+      await check({ m: 9, n: 10, k: 11, bias: true, activation, transposeB: index % 2 === 1 }, 100 + index);
+    }
+  });
+
+  it('runs batches, with B per entry or broadcast', async () => {
+    await check({ m: 5, n: 8, k: 6, batch: 3 }, 200);
+    await check({ m: 5, n: 7, k: 6, batch: 4, broadcastB: true, transposeA: true }, 210);
+  });
+
+  it('tiles of other sizes give the same result', async () => {
+    for (const [tileRows, lanes] of [[1, 1], [4, 5]]) await check({ m: 23, n: 45, k: 19, tileRows, lanes }, 300);
+  });
+
+  it('folds a grid wider than the device allows into two dimensions', async () => {
+    const p: MatMulParams = { m: 40, n: 9, k: 3, tileRows: 1, limits: { ...defaultLimits, maxComputeWorkgroupsPerDimension: 6 } };
+    expect(matMul(p).dispatch[1]).toBeGreaterThan(1);
+    await check(p, 400);
+  });
+
+  it('rejects sizes that are not positive integers', () => {
+    expect(() => matMul({ m: 0, n: 2, k: 3 })).toThrow('matMul: m must be a positive integer, got 0');
+    expect(() => matMul({ m: 2, n: 2.5, k: 3 })).toThrow('matMul: n must be a positive integer, got 2.5');
+  });
+});
+
+describe(`matMul as its own backward pass (seed ${seed})`, () => {
+  it('dA = dC·Bᵀ and dB = Aᵀ·dC match finite differences', async () => {
+    const [m, n, k] = [4, 5, 3];
+    const a = randomUniform(m * k, seed + 500);
+    const b = randomUniform(k * n, seed + 501);
+    const dc = randomUniform(m * n, seed + 502);
+    const loss = (av: ArrayLike<number>, bv: ArrayLike<number>) => dot(dc, reference(av, bv, { m, n, k }));
+    const [da] = await runKernel(matMul({ m, n: k, k: n, transposeB: true }), [dc, b], [{ size: m * k }]);
+    const [db] = await runKernel(matMul({ m: k, n, k: m, transposeA: true }), [a, dc], [{ size: k * n }]);
+    expectAllClose(da, numericGradient((x) => loss(x, b), a), { rtol: 1e-3, atol: 1e-4 });
+    expectAllClose(db, numericGradient((x) => loss(a, x), b), { rtol: 1e-3, atol: 1e-4 });
+  });
+});
