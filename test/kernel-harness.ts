@@ -17,8 +17,12 @@ export interface OutputSpec {
   init?: HostArray;
 }
 
-/** Dispatches `kernel` with `inputs` then `outputs` bound in that order, and returns the outputs. */
-export async function runKernel(kernel: Kernel | Kernel[], inputs: HostArray[], outputs: OutputSpec[]): Promise<HostArray[]> {
+/**
+ * Dispatches `kernel` (or several in order) with `inputs` then `outputs` bound in that order,
+ * and returns the outputs. With several kernels, `bind[i]` lists the buffers (indices into
+ * inputs followed by outputs) kernel i binds; by default each binds all of them.
+ */
+export async function runKernel(kernel: Kernel | Kernel[], inputs: HostArray[], outputs: OutputSpec[], bind?: number[][]): Promise<HostArray[]> {
   await ready();
   const rt = runtime();
   const buffers: GPUBuffer[] = [];
@@ -34,7 +38,7 @@ export async function runKernel(kernel: Kernel | Kernel[], inputs: HostArray[], 
       const init = spec.init ?? (spec.dtype && spec.dtype !== 'float32' ? new Int32Array(spec.size).fill(intPoison) : new Float32Array(spec.size).fill(NaN));
       if (spec.size) rt.write(buffer, init);
     }
-    for (const k of Array.isArray(kernel) ? kernel : [kernel]) rt.dispatch(k, buffers);
+    (Array.isArray(kernel) ? kernel : [kernel]).forEach((k, i) => rt.dispatch(k, bind ? bind[i].map((b) => buffers[b]) : buffers));
     return await Promise.all(
       outputs.map(async (spec, k) => {
         const bytes = await rt.read(buffers[inputs.length + k], spec.size * 4);

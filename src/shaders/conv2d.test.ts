@@ -1,0 +1,140 @@
+// conv2d forward, backward-input and backward-filter against float64 references and finite
+// differences, across paddings, strides, odd sizes and channel counts that are not multiples of 4.
+
+import { describe, expect, it } from 'vitest';
+import { expectAllClose, freshSeed, randomUniform } from '../../test/expect-all-close.js';
+import { dot, numericGradient } from '../../test/gradcheck.js';
+import { runKernel } from '../../test/kernel-harness.js';
+import { activationReference, type Activation } from './activation.js';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, conv2dOutputShape, conv2dScratchSize, type Conv2dShape } from './conv2d.js';
+import { defaultLimits } from './kernel.js';
+
+/** float64 conv2d: y[b, oh, ow, co] = Σ x[b, oh·SH − PT + kh, ow·SW − PL + kw, ci] · f[kh, kw, ci, co]. */
+function reference(x: ArrayLike<number>, f: ArrayLike<number>, s: Conv2dShape, bias?: ArrayLike<number>, activation: Activation = 'linear'): Float64Array {
+  const g = conv2dGeometry(s);
+  const y = new Float64Array(g.B * g.OH * g.OW * g.CO);
+  for (let b = 0; b < g.B; b++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++)
+        for (let co = 0; co < g.CO; co++) {
+          let sum = bias ? bias[co] : 0;
+          for (let kh = 0; kh < g.KH; kh++)
+            for (let kw = 0; kw < g.KW; kw++) {
+              const ih = oh * g.SH - g.PT + kh;
+              const iw = ow * g.SW - g.PL + kw;
+              if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+              for (let ci = 0; ci < g.CI; ci++) sum += x[((b * g.H + ih) * g.W + iw) * g.CI + ci] * f[((kh * g.KW + kw) * g.CI + ci) * g.CO + co];
+            }
+          y[((b * g.OH + oh) * g.OW + ow) * g.CO + co] = activationReference[activation].forward(sum);
+        }
+  return y;
+}
+
+const seed = freshSeed();
+const sizes = (s: Conv2dShape) => {
+  const g = conv2dGeometry(s);
+  return { x: g.B * g.H * g.W * g.CI, f: g.KH * g.KW * g.CI * g.CO, y: g.B * g.OH * g.OW * g.CO };
+};
+
+const shapes: Conv2dShape[] = [
+  { batch: 2, inHeight: 7, inWidth: 5, inChannels: 3, filterHeight: 3, filterWidth: 2, outChannels: 5, padding: 'same' },
+  { batch: 1, inHeight: 7, inWidth: 5, inChannels: 3, filterHeight: 3, filterWidth: 2, outChannels: 5, padding: 'valid', strides: [2, 1] },
+  { batch: 3, inHeight: 6, inWidth: 6, inChannels: 4, filterHeight: 5, filterWidth: 5, outChannels: 8, padding: 'same' },
+  { batch: 2, inHeight: 9, inWidth: 8, inChannels: 8, filterHeight: 3, filterWidth: 3, outChannels: 12, padding: 'same', strides: [2, 3] },
+  { batch: 2, inHeight: 4, inWidth: 4, inChannels: 1, filterHeight: 5, filterWidth: 5, outChannels: 16, padding: 'same' },
+  { batch: 1, inHeight: 1, inWidth: 1, inChannels: 1, filterHeight: 1, filterWidth: 1, outChannels: 1, padding: 'valid' },
+];
+const label = (s: Conv2dShape) => `${s.batch}x${s.inHeight}x${s.inWidth}x${s.inChannels} * ${s.filterHeight}x${s.filterWidth}→${s.outChannels} ${s.padding} ${s.strides ?? [1, 1]}`;
+
+describe(`conv2d forward (seed ${seed})`, () => {
+  it(`matches float64 at ${shapes.map(label).join('; ')}`, async () => {
+    for (const [i, s] of shapes.entries()) {
+      const n = sizes(s);
+      const x = randomUniform(n.x, seed + i);
+      const f = randomUniform(n.f, seed + i + 100);
+      const [y] = await runKernel(conv2dForward(s), [x, f], [{ size: n.y }]);
+      expectAllClose(y, reference(x, f, s), { rtol: 1e-4, atol: 1e-5 });
+    }
+  });
+
+  it('fuses bias and activation', async () => {
+    for (const [i, activation] of (['relu', 'tanh'] as Activation[]).entries()) {
+      const s = shapes[i + 2];
+      const n = sizes(s);
+      const x = randomUniform(n.x, seed + 7);
+      const f = randomUniform(n.f, seed + 8);
+      const bias = randomUniform(s.outChannels, seed + 9);
+      const [y] = await runKernel(conv2dForward({ ...s, bias: true, activation }), [x, f, bias], [{ size: n.y }]);
+      expectAllClose(y, reference(x, f, s, bias, activation), { rtol: 1e-4, atol: 1e-5 });
+    }
+  });
+
+  it('folds its grid when the device limit forces it', async () => {
+    const s: Conv2dShape = { ...shapes[0], tileRows: 1, limits: { ...defaultLimits, maxComputeWorkgroupsPerDimension: 9 } };
+    expect(conv2dForward(s).dispatch[1]).toBeGreaterThan(1);
+    const n = sizes(s);
+    const x = randomUniform(n.x, seed + 11);
+    const f = randomUniform(n.f, seed + 12);
+    const [y] = await runKernel(conv2dForward(s), [x, f], [{ size: n.y }]);
+    expectAllClose(y, reference(x, f, s), { rtol: 1e-4, atol: 1e-5 });
+  });
+
+  it('names bad parameters', () => {
+    expect(() => conv2dForward({ ...shapes[0], inChannels: 0 })).toThrow('conv2d: inChannels must be a positive integer, got 0');
+    expect(() => conv2dForward({ ...shapes[0], inHeight: 2, filterHeight: 3, padding: 'valid' })).toThrow(/window of 3 does not fit in an input of 2/);
+    expect(conv2dOutputShape({ ...shapes[3] })).toEqual([2, 5, 3, 12]);
+  });
+});
+
+describe(`conv2d backward passes (seed ${seed})`, () => {
+  async function backward(s: Conv2dShape, i: number) {
+    const n = sizes(s);
+    const x = randomUniform(n.x, seed + 20 + i);
+    const f = randomUniform(n.f, seed + 40 + i);
+    const dy = randomUniform(n.y, seed + 60 + i);
+    const [dx] = await runKernel(conv2dBackwardInput(s), [dy, f], [{ size: n.x }]);
+    const kernels = conv2dBackwardFilter(s);
+    const scratch = conv2dScratchSize(s);
+    const [df] = scratch
+      ? await runKernel(kernels, [x, dy], [{ size: n.f }, { size: scratch }], [[0, 1, 3], [3, 2]])
+      : await runKernel(kernels, [x, dy], [{ size: n.f }]);
+    return { x, f, dy, dx, df };
+  }
+
+  it('match the exact gradients of the float64 forward', async () => {
+    for (const [i, s] of shapes.entries()) {
+      const { x, f, dy, dx, df } = await backward(s, i);
+      // Σ dy·conv(x, f) is bilinear: its gradient in x is conv(·, f)ᵀ dy, computed here column by column.
+      const g = sizes(s);
+      const dxRef = new Float64Array(g.x);
+      const dfRef = new Float64Array(g.f);
+      const unit = new Float64Array(Math.max(g.x, g.f));
+      for (let k = 0; k < g.x; k++) {
+        unit.fill(0);
+        unit[k] = 1;
+        dxRef[k] = dot(dy, reference(unit.subarray(0, g.x), f, s));
+      }
+      for (let k = 0; k < g.f; k++) {
+        unit.fill(0);
+        unit[k] = 1;
+        dfRef[k] = dot(dy, reference(x, unit.subarray(0, g.f), s));
+      }
+      expectAllClose(dx, dxRef, { rtol: 1e-4, atol: 1e-5 });
+      expectAllClose(df, dfRef, { rtol: 1e-4, atol: 1e-4 });
+    }
+  });
+
+  it('match central finite differences on a small case', async () => {
+    const s = shapes[1];
+    const { x, f, dy, dx, df } = await backward(s, 9);
+    expectAllClose(dx, numericGradient((v) => dot(dy, reference(v, f, s)), x), { rtol: 1e-3, atol: 1e-4 });
+    expectAllClose(df, numericGradient((v) => dot(dy, reference(x, v, s)), f), { rtol: 1e-3, atol: 1e-4 });
+  });
+
+  it('split the filter reduction over the batch into parts', () => {
+    const s: Conv2dShape = { batch: 128, inHeight: 14, inWidth: 14, inChannels: 16, filterHeight: 5, filterWidth: 5, outChannels: 32, padding: 'same' };
+    const kernels = conv2dBackwardFilter(s);
+    expect(kernels.map((k) => k.name)).toEqual(['conv2d_backward_filter_partial', 'conv2d_backward_filter_reduce']);
+    expect(conv2dScratchSize(s)).toBeGreaterThan(5 * 5 * 16 * 32);
+  });
+});

@@ -1,0 +1,329 @@
+// 2-D convolution (NHWC input, HWIO filter) as implicit GEMM: forward with a fused bias and
+// activation epilogue, backward-input, and backward-filter split across workgroups.
+
+import { activationFunctions, type Activation } from './activation.js';
+import { foldWorkgroups, linearGrid } from './grid.js';
+import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
+import { preamble } from './preamble.js';
+import { type Padding, windowAxis } from './window.js';
+
+export interface Conv2dShape {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  outChannels: number;
+  strides?: [number, number];
+  padding?: Padding;
+  /** Output pixels per workgroup, shared by its invocations (uniform loads). Default 8. */
+  tileRows?: number;
+  limits?: KernelLimits;
+}
+
+export interface Conv2dGeometry {
+  B: number; H: number; W: number; CI: number; KH: number; KW: number; CO: number;
+  OH: number; OW: number; SH: number; SW: number; PT: number; PL: number;
+}
+
+/** Output shape [batch, outHeight, outWidth, outChannels] and padding, by TF.js's rules. */
+export function conv2dGeometry(s: Conv2dShape): Conv2dGeometry {
+  for (const [name, v] of Object.entries({
+    batch: s.batch, inHeight: s.inHeight, inWidth: s.inWidth, inChannels: s.inChannels,
+    filterHeight: s.filterHeight, filterWidth: s.filterWidth, outChannels: s.outChannels,
+  })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`conv2d: ${name} must be a positive integer, got ${v}`);
+  }
+  const [SH, SW] = s.strides ?? [1, 1];
+  const padding = s.padding ?? 'valid';
+  const h = windowAxis(s.inHeight, s.filterHeight, SH, padding);
+  const w = windowAxis(s.inWidth, s.filterWidth, SW, padding);
+  return {
+    B: s.batch, H: s.inHeight, W: s.inWidth, CI: s.inChannels, KH: s.filterHeight, KW: s.filterWidth,
+    CO: s.outChannels, OH: h.out, OW: w.out, SH, SW, PT: h.padBefore, PL: w.padBefore,
+  };
+}
+
+export function conv2dOutputShape(s: Conv2dShape): [number, number, number, number] {
+  const g = conv2dGeometry(s);
+  return [g.B, g.OH, g.OW, g.CO];
+}
+
+function constants(g: Conv2dGeometry): string {
+  return Object.entries(g).map(([k, v]) => `const ${k} = ${v}u;`).join('\n');
+}
+
+interface GemmTile {
+  R: number;
+  lanes: number;
+  rowTiles: number;
+  colTiles: number;
+}
+
+/** Tiles of R rows × (lanes · 4) columns; lanes cover the columns, up to 32. */
+function tile(rows: number, cols: number, tileRows: number | undefined, limits: KernelLimits): GemmTile {
+  const R = Math.max(1, Math.min(tileRows ?? 8, rows));
+  const lanes = Math.max(1, Math.min(32, Math.ceil(cols / 4), limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX));
+  return { R, lanes, rowTiles: Math.ceil(rows / R), colTiles: Math.ceil(cols / (4 * lanes)) };
+}
+
+const list = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * The register tile shared by the three passes: `acc0..acc{R-1}` (vec4 each) for rows
+ * first_row + r and the 4 columns col..col+3 of this invocation; `rows_body` decodes row r into
+ * whatever the contraction needs, `contraction` adds into the accumulators.
+ */
+function gemmMain(t: GemmTile, extraTiles: number, rowsTotal: number, rowsBody: (r: number) => string, contraction: string, store: string): string {
+  return /* wgsl */ `
+@compute @workgroup_size(${t.lanes})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lane: u32) {
+  let tile = flat_workgroup(wid, nwg);
+  if (tile >= ${t.rowTiles * t.colTiles * extraTiles}u) { return; }
+  let split = tile / ${t.rowTiles * t.colTiles}u;
+  let first_row = (tile / ${t.colTiles}u) % ${t.rowTiles}u * ${t.R}u;
+  let col = ((tile % ${t.colTiles}u) * ${t.lanes}u + lane) * 4u;
+${list(t.R).map((r) => `  let row${r} = min(first_row + ${r}u, ${rowsTotal - 1}u);\n${rowsBody(r)}`).join('\n')}
+${list(t.R).map((r) => `  var acc${r} = vec4<f32>(0.0);`).join('\n')}
+${contraction}
+${store}
+}`;
+}
+
+/** y = activation(conv2d(x, filter) + bias). Bindings: x, filter, (bias), y. */
+export function conv2dForward(s: Conv2dShape & { bias?: boolean; activation?: Activation }): Kernel {
+  const g = conv2dGeometry(s);
+  const { bias = false, activation = 'linear', limits = defaultLimits } = s;
+  const rows = g.B * g.OH * g.OW;
+  const t = tile(rows, g.CO, s.tileRows, limits);
+  const vecF = g.CO % 4 === 0; // filter rows over output channels are whole vec4s
+  const vecX = g.CI % 4 === 0; // input pixels' channels are whole vec4s
+  const R = list(t.R);
+  const taps = vecX ? [0, 1, 2, 3] : [0];
+  const rowsBody = (r: number) => `  let ow${r} = row${r} % OW;
+  let oh${r} = (row${r} / OW) % OH;
+  let ih${r} = i32(oh${r} * SH) - i32(PT);
+  let iw${r} = i32(ow${r} * SW) - i32(PL);
+  let xb${r} = (row${r} / (OW * OH)) * H * W * CI;`;
+  const contraction = /* wgsl */ `
+  for (var kh = 0u; kh < KH; kh++) {
+    for (var kw = 0u; kw < KW; kw++) {
+${R.map((r) => `      let y${r} = ih${r} + i32(kh);
+      let x${r} = iw${r} + i32(kw);
+      let ok${r} = y${r} >= 0 && y${r} < i32(H) && x${r} >= 0 && x${r} < i32(W);
+      let xo${r} = select(0u, xb${r} + (u32(y${r}) * W + u32(x${r})) * CI, ok${r});`).join('\n')}
+      let fo = (kh * KW + kw) * CI * CO;
+      for (var ci = 0u; ci < CI; ci += ${taps.length}u) {
+${taps.map((q) => `        let f${q} = load_f(fo + (ci + ${q}u) * CO);`).join('\n')}
+${R.map((r) => vecX
+    ? `        let xv${r} = select(vec4<f32>(0.0), x[(xo${r} + ci) / 4u], ok${r});`
+    : `        let xv${r} = vec4<f32>(select(0.0, x[xo${r} + ci], ok${r}));`).join('\n')}
+${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(xv${r}[${q}]), f${q}, acc${r});`).join('\n')).join('\n')}
+      }
+    }
+  }`;
+  const store = `  if (col >= CO) { return; }
+${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CO, acc${r}); }`).join('\n')}`;
+  const code = /* wgsl */ `${preamble}
+${activationFunctions(activation)}
+${constants(g)}
+@group(0) @binding(0) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> f: array<${vecF ? 'vec4<f32>' : 'f32'}>;
+${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
+@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<f32>;
+var<private> col: u32;
+
+// Filter values for output channels col..col+3 at flat offset base; channels past CO read 0.
+fn load_f(base: u32) -> vec4<f32> {
+${vecF ? '  return f[(base + min(col, CO - 4u)) / 4u];' : `  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = f[base + col + j]; } }
+  return v;`}
+}
+
+fn store_row(base: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < CO) { y[base + col + j] = activate(v[j]${bias ? ' + bias[col + j]' : ''}); }
+  }
+}
+${gemmMain(t, 1, rows, rowsBody, contraction, store).replace('let col = ', 'col = ')}
+`;
+  return {
+    name: `conv2d${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
+    code,
+    bindings: bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'],
+    workgroupSize: [t.lanes, 1, 1],
+    dispatch: foldWorkgroups(t.rowTiles * t.colTiles, limits),
+  };
+}
+
+/**
+ * dx = the gradient of Σ dy·conv2d(x, filter) with respect to x: each input pixel gathers dy
+ * from the output pixels whose windows cover it, through the filter. Bindings: dy, filter, dx.
+ */
+export function conv2dBackwardInput(s: Conv2dShape): Kernel {
+  const g = conv2dGeometry(s);
+  const limits = s.limits ?? defaultLimits;
+  const rows = g.B * g.H * g.W;
+  const t = tile(rows, g.CI, s.tileRows, limits);
+  const vecO = g.CO % 4 === 0; // dy pixels and filter rows over output channels are whole vec4s
+  const R = list(t.R);
+  const taps = vecO ? [0, 1, 2, 3] : [0];
+  const rowsBody = (r: number) => `  let iw${r} = row${r} % W;
+  let ih${r} = (row${r} / W) % H;
+  let ob${r} = (row${r} / (W * H)) * OH * OW * CO;`;
+  const contraction = /* wgsl */ `
+  for (var kh = 0u; kh < KH; kh++) {
+    for (var kw = 0u; kw < KW; kw++) {
+${R.map((r) => `      // Output pixel (oy, ox) reads this input pixel through tap (kh, kw) when oy·SH − PT + kh = ih.
+      let ny${r} = i32(ih${r} + PT) - i32(kh);
+      let nx${r} = i32(iw${r} + PL) - i32(kw);
+      let oy${r} = ny${r} / i32(SH);
+      let ox${r} = nx${r} / i32(SW);
+      let ok${r} = ny${r} >= 0 && nx${r} >= 0 && ny${r} % i32(SH) == 0 && nx${r} % i32(SW) == 0 && oy${r} < i32(OH) && ox${r} < i32(OW);
+      let dyo${r} = select(0u, ob${r} + (u32(oy${r}) * OW + u32(ox${r})) * CO, ok${r});`).join('\n')}
+      let fo = (kh * KW + kw) * CI * CO;
+      for (var co = 0u; co < CO; co += ${taps.length}u) {
+${vecO
+    ? `${[0, 1, 2, 3].map((j) => `        let c${j} = f[(fo + min(col + ${j}u, CI - 1u) * CO + co) / 4u];`).join('\n')}
+${taps.map((q) => `        let f${q} = vec4<f32>(c0[${q}], c1[${q}], c2[${q}], c3[${q}]);`).join('\n')}
+${R.map((r) => `        let d${r} = select(vec4<f32>(0.0), dy[(dyo${r} + co) / 4u], ok${r});`).join('\n')}`
+    : `        let f0 = load_ft(fo + co);
+${R.map((r) => `        let d${r} = vec4<f32>(select(0.0, dy[dyo${r} + co], ok${r}));`).join('\n')}`}
+${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(d${r}[${q}]), f${q}, acc${r});`).join('\n')).join('\n')}
+      }
+    }
+  }`;
+  const store = `  if (col >= CI) { return; }
+${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CI, acc${r}); }`).join('\n')}`;
+  const code = /* wgsl */ `${preamble}
+${constants(g)}
+@group(0) @binding(0) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> f: array<${vecO ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+var<private> col: u32;
+
+${vecO ? '' : `// filter[.., ci, co] for input channels ci = col..col+3 at one output channel; past CI reads 0.
+fn load_ft(base: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (col + j < CI) { v[j] = f[base + (col + j) * CO]; } }
+  return v;
+}`}
+
+fn store_row(base: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < CI) { dx[base + col + j] = v[j]; }
+  }
+}
+${gemmMain(t, 1, rows, rowsBody, contraction, store).replace('let col = ', 'col = ')}
+`;
+  return {
+    name: 'conv2d_backward_input',
+    code,
+    bindings: ['read', 'read', 'write'],
+    workgroupSize: [t.lanes, 1, 1],
+    dispatch: foldWorkgroups(t.rowTiles * t.colTiles, limits),
+  };
+}
+
+/** How many parts the backward-filter reduction over the batch is split into. */
+function filterSplits(g: Conv2dGeometry, t: GemmTile): number {
+  // Enough workgroups to keep every core busy, but each still sums at least one image.
+  return Math.max(1, Math.min(g.B, Math.ceil(256 / (t.rowTiles * t.colTiles))));
+}
+
+function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: number } {
+  const g = conv2dGeometry(s);
+  const t = tile(g.KH * g.KW * g.CI, g.CO, s.tileRows, s.limits ?? defaultLimits);
+  return { g, t, splits: filterSplits(g, t) };
+}
+
+/** Elements of the scratch buffer conv2dBackwardFilter's partial sums need (0: none). */
+export function conv2dScratchSize(s: Conv2dShape): number {
+  const { g, splits } = filterTile(s);
+  return splits > 1 ? splits * g.KH * g.KW * g.CI * g.CO : 0;
+}
+
+/**
+ * dfilter = Σ over batch and output pixels of x-patch ⊗ dy. The batch is split into parts
+ * summed by separate workgroups into a scratch buffer, then added up by a second kernel:
+ * [partial: x, dy → scratch, reduce: scratch → dfilter], or one kernel [x, dy → dfilter]
+ * when a single part fills the device (conv2dScratchSize is then 0).
+ */
+export function conv2dBackwardFilter(s: Conv2dShape): Kernel[] {
+  const { g, t, splits } = filterTile(s);
+  const limits = s.limits ?? defaultLimits;
+  const rows = g.KH * g.KW * g.CI;
+  const size = rows * g.CO;
+  const perSplit = Math.ceil(g.B / splits);
+  const vecO = g.CO % 4 === 0;
+  const R = list(t.R);
+  const rowsBody = (r: number) => `  let ci${r} = row${r} % CI;
+  let kw${r} = (row${r} / CI) % KW;
+  let kh${r} = row${r} / (CI * KW);`;
+  const contraction = /* wgsl */ `
+  let b_end = min((split + 1u) * ${perSplit}u, B);
+  for (var b = split * ${perSplit}u; b < b_end; b++) {
+    for (var oh = 0u; oh < OH; oh++) {
+${R.map((r) => `      let y${r} = i32(oh * SH + kh${r}) - i32(PT);`).join('\n')}
+      for (var ow = 0u; ow < OW; ow++) {
+        let d = load_dy(((b * OH + oh) * OW + ow) * CO);
+${R.map((r) => `        let x${r} = i32(ow * SW + kw${r}) - i32(PL);
+        let ok${r} = y${r} >= 0 && y${r} < i32(H) && x${r} >= 0 && x${r} < i32(W);
+        let xv${r} = select(0.0, x[select(0u, ((b * H + u32(y${r})) * W + u32(x${r})) * CI + ci${r}, ok${r})], ok${r});
+        acc${r} = fma(vec4<f32>(xv${r}), d, acc${r});`).join('\n')}
+      }
+    }
+  }`;
+  const out = splits > 1 ? 'scratch' : 'df';
+  const store = `  if (col >= CO) { return; }
+${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(split * ${size}u + row${r} * CO, acc${r}); }`).join('\n')}`;
+  const partial: Kernel = {
+    name: splits > 1 ? 'conv2d_backward_filter_partial' : 'conv2d_backward_filter',
+    code: /* wgsl */ `${preamble}
+${constants(g)}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read_write> ${out}: array<f32>;
+var<private> col: u32;
+
+// dy at one output pixel for output channels col..col+3; past CO reads 0.
+fn load_dy(base: u32) -> vec4<f32> {
+${vecO ? '  return dy[(base + min(col, CO - 4u)) / 4u];' : `  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = dy[base + col + j]; } }
+  return v;`}
+}
+
+fn store_row(base: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < CO) { ${out}[base + col + j] = v[j]; }
+  }
+}
+${gemmMain(t, splits, rows, rowsBody, contraction, store).replace('let col = ', 'col = ')}
+`,
+    bindings: ['read', 'read', 'write'],
+    workgroupSize: [t.lanes, 1, 1],
+    dispatch: foldWorkgroups(t.rowTiles * t.colTiles * splits, limits),
+  };
+  if (splits === 1) return [partial];
+  const grid = linearGrid(size, limits);
+  const reduce: Kernel = {
+    name: 'conv2d_backward_filter_reduce',
+    code: /* wgsl */ `${preamble}
+@group(0) @binding(0) var<storage, read> scratch: array<f32>;
+@group(0) @binding(1) var<storage, read_write> df: array<f32>;
+@compute @workgroup_size(${grid.workgroupSize[0]})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flat_workgroup(wid, nwg) * ${grid.workgroupSize[0]}u + lid;
+  if (i >= ${size}u) { return; }
+  var sum = 0.0;
+  for (var s = 0u; s < ${splits}u; s++) { sum += scratch[s * ${size}u + i]; }
+  df[i] = sum;
+}`,
+    bindings: ['read', 'write'],
+    ...grid,
+  };
+  return [partial, reduce];
+}
