@@ -168,6 +168,7 @@ export function conv2dBackwardInput(s: Conv2dShape): Kernel {
   const rows = g.B * g.H * g.W;
   const t = tile(rows, g.CI, s.tileRows, limits);
   const vecO = g.CO % 4 === 0; // dy pixels and filter rows over output channels are whole vec4s
+  const unitStride = g.SH === 1 && g.SW === 1; // no divisibility tests (integer division is slow on CPU drivers)
   const R = list(t.R);
   const taps = vecO ? [0, 1, 2, 3] : [0];
   const rowsBody = (r: number) => `  let iw${r} = row${r} % W;
@@ -179,9 +180,11 @@ export function conv2dBackwardInput(s: Conv2dShape): Kernel {
 ${R.map((r) => `      // Output pixel (oy, ox) reads this input pixel through tap (kh, kw) when oy·SH − PT + kh = ih.
       let ny${r} = i32(ih${r} + PT) - i32(kh);
       let nx${r} = i32(iw${r} + PL) - i32(kw);
-      let oy${r} = ny${r} / i32(SH);
+${unitStride ? `      let oy${r} = ny${r};
+      let ox${r} = nx${r};
+      let ok${r} = ny${r} >= 0 && nx${r} >= 0 && oy${r} < i32(OH) && ox${r} < i32(OW);` : `      let oy${r} = ny${r} / i32(SH);
       let ox${r} = nx${r} / i32(SW);
-      let ok${r} = ny${r} >= 0 && nx${r} >= 0 && ny${r} % i32(SH) == 0 && nx${r} % i32(SW) == 0 && oy${r} < i32(OH) && ox${r} < i32(OW);
+      let ok${r} = ny${r} >= 0 && nx${r} >= 0 && ny${r} % i32(SH) == 0 && nx${r} % i32(SW) == 0 && oy${r} < i32(OH) && ox${r} < i32(OW);`}
       let dyo${r} = select(0u, ob${r} + (u32(oy${r}) * OW + u32(ox${r})) * CO, ok${r});`).join('\n')}
       let fo = (kh * KW + kw) * CI * CO;
       for (var co = 0u; co < CO; co += ${taps.length}u) {
