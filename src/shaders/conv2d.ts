@@ -2,7 +2,7 @@
 // activation epilogue, backward-input, and backward-filter split across workgroups.
 
 import { activationFunctions, type Activation } from './activation.js';
-import { foldWorkgroups, linearGrid } from './grid.js';
+import { foldWorkgroups, linearGrid, linearWorkgroupSize } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
 import { preamble } from './preamble.js';
 import { type Padding, windowAxis } from './window.js';
@@ -64,7 +64,7 @@ interface GemmTile {
 /** Tiles of R rows × (lanes · 4) columns; lanes cover the columns, up to 32. */
 function tile(rows: number, cols: number, tileRows: number | undefined, limits: KernelLimits): GemmTile {
   const R = Math.max(1, Math.min(tileRows ?? 8, rows));
-  const lanes = Math.max(1, Math.min(32, Math.ceil(cols / 4), limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX));
+  const lanes = linearWorkgroupSize(limits, Math.min(32, Math.ceil(cols / 4)));
   return { R, lanes, rowTiles: Math.ceil(rows / R), colTiles: Math.ceil(cols / (4 * lanes)) };
 }
 

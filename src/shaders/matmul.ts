@@ -2,7 +2,7 @@
 // flags so backward passes read their operands in place instead of transposing copies.
 
 import { activationFunctions, type Activation } from './activation.js';
-import { foldWorkgroups } from './grid.js';
+import { foldWorkgroups, linearWorkgroupSize } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
 import { preamble } from './preamble.js';
 
@@ -50,7 +50,7 @@ export function matMul(params: MatMulParams): Kernel {
     if (!Number.isInteger(v) || v < 1) throw new Error(`matMul: ${name} must be a positive integer, got ${v}`);
   }
   const R = Math.max(1, Math.min(params.tileRows ?? 8, m));
-  const lanes = Math.max(1, Math.min(params.lanes ?? 32, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX));
+  const lanes = linearWorkgroupSize(limits, params.lanes ?? 32);
   const rowTiles = Math.ceil(m / R);
   const colTiles = Math.ceil(n / (4 * lanes));
   const workgroups = batch * rowTiles * colTiles;
