@@ -1,6 +1,12 @@
 // Activation functions as data: each is a WGSL expression of the pre-activation `x` for the
 // forward pass, and of the activation's output `y` for the derivative, so a backward pass needs
 // only the forward output. Matmul and conv epilogues and the standalone kernels share this table.
+// Softmax over the last axis, forward and backward, lives here too.
+
+import { linearGrid } from './grid.js';
+import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
+import { linearMain, packUniforms, preamble } from './preamble.js';
+import { checkCount, rowLayout } from './reduce.js';
 
 export const activations = {
   linear: { forward: 'x', derivative: '1.0' },
@@ -30,3 +36,109 @@ export const activationReference: Record<Activation, { forward: (x: number) => n
   sigmoid: { forward: (x) => 1 / (1 + Math.exp(-x)), derivative: (y) => y * (1 - y) },
   tanh: { forward: Math.tanh, derivative: (y) => 1 - y * y },
 };
+
+export interface ActivationParams {
+  activation: Activation;
+  /** Elements. */
+  size: number;
+  limits?: KernelLimits;
+}
+
+/** One invocation per element: `inputs` read, `output` written, the element count in a uniform. */
+function activationKernel(
+  builder: string, name: string, { activation, size, limits = defaultLimits }: ActivationParams,
+  inputs: readonly string[], output: string, body: string,
+): Kernel {
+  checkCount(builder, 'size', size, 0);
+  const functions = activationFunctions(activation);
+  const grid = linearGrid(size, limits);
+  const params = packUniforms([['n', 'u32', size]]);
+  const code = /* wgsl */ `${preamble}
+${functions}
+${params.struct}
+${inputs.map((b, k) => `@group(0) @binding(${k}) var<storage, read> ${b}: array<f32>;`).join('\n')}
+@group(0) @binding(${inputs.length}) var<storage, read_write> ${output}: array<f32>;
+@group(0) @binding(${inputs.length + 1}) var<uniform> p: Params;
+
+${linearMain(grid.workgroupSize[0])}
+  if (i >= p.n) { return; }
+${body}
+}
+`;
+  const bindings = [...inputs.map(() => 'read' as const), 'write', 'uniform'] as const;
+  return { name: `${name}_${activation}`, code, bindings, uniforms: params.data, ...grid };
+}
+
+/** y = activation(x) elementwise; bindings: x, y, params. */
+export function activationForward(params: ActivationParams): Kernel {
+  return activationKernel('activationForward', 'activation_forward', params, ['x'], 'y', '  y[i] = activate(x[i]);');
+}
+
+/**
+ * dx = dy · activation'(x), with the derivative written in terms of the forward output y, so
+ * the pre-activation need not be kept; bindings: y, dy, dx, params.
+ */
+export function activationBackward(params: ActivationParams): Kernel {
+  return activationKernel('activationBackward', 'activation_backward', params, ['y', 'dy'], 'dx', '  dx[i] = dy[i] * activate_grad(y[i]);');
+}
+
+export interface SoftmaxParams {
+  /** Independent rows (every axis but the last, flattened). */
+  rows: number;
+  /** Length of the last axis, the one softmax normalizes over. */
+  cols: number;
+  limits?: KernelLimits;
+}
+
+/**
+ * y = softmax(x) over the last axis of x [rows, cols]; bindings: x, y.
+ * Subtracting the row max first makes every exponent ≤ 0, so exp never overflows, and the
+ * largest term is exactly 1, so the sum never underflows to 0.
+ */
+export function softmaxForward({ rows, cols, limits = defaultLimits }: SoftmaxParams): Kernel {
+  checkCount('softmaxForward', 'rows', rows);
+  checkCount('softmaxForward', 'cols', cols);
+  const layout = rowLayout(rows, cols, limits);
+  const code = /* wgsl */ `${preamble}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+${layout.functions}
+
+${layout.main}
+  let base = row * ${cols}u;
+  var m = -0x1.fffffep+127f; // the lowest finite f32
+  for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) { m = max(m, x[base + j]); }
+  m = row_max(m, lane);
+  var s = 0.0;
+  for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) { s += exp(x[base + j] - m); }
+  let inv = 1.0 / row_sum(s, lane);
+  for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) { y[base + j] = exp(x[base + j] - m) * inv; }
+}
+`;
+  return { name: 'softmax_forward', code, bindings: ['read', 'write'], workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
+}
+
+/**
+ * dx = y · (dy − Σ_j dy_j·y_j) per row: the softmax Jacobian diag(y) − y·yᵀ applied to dy,
+ * needing only the forward output y; bindings: y, dy, dx.
+ */
+export function softmaxBackward({ rows, cols, limits = defaultLimits }: SoftmaxParams): Kernel {
+  checkCount('softmaxBackward', 'rows', rows);
+  checkCount('softmaxBackward', 'cols', cols);
+  const layout = rowLayout(rows, cols, limits);
+  const code = /* wgsl */ `${preamble}
+@group(0) @binding(0) var<storage, read> y: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+${layout.functions}
+
+${layout.main}
+  let base = row * ${cols}u;
+  var s = 0.0;
+  for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) { s += dy[base + j] * y[base + j]; }
+  let y_dy = row_sum(s, lane);
+  for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) { dx[base + j] = y[base + j] * (dy[base + j] - y_dy); }
+}
+`;
+  return { name: 'softmax_backward', code, bindings: ['read', 'read', 'write'], workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
+}

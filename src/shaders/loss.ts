@@ -1,0 +1,213 @@
+// Loss kernels: each reads predictions and targets once and writes both the loss values and
+// the gradient with respect to the predictions (times a uniform `scale`, e.g. 1/B for a mean).
+
+import { linearGrid } from './grid.js';
+import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
+import { linearMain, packUniforms, preamble } from './preamble.js';
+import { checkCount, rowLayout } from './reduce.js';
+
+/**
+ * A quiet NaN, for losses that must report bad input. WGSL rejects NaN in constant expressions,
+ * so its bits come from a private variable, which is read at run time.
+ */
+const nanBits = 'var<private> nan_bits: u32 = 0x7fc00000u;';
+const nan = 'bitcast<f32>(nan_bits)';
+
+export interface SoftmaxCrossEntropyParams {
+  batch: number;
+  classes: number;
+  /** 'sparse': int32 class indices [batch]; 'onehot': float32 probabilities [batch, classes]. */
+  labels: 'sparse' | 'onehot';
+  /** Multiplies the gradient (not the loss). Default 1/batch: the gradient of the batch mean. */
+  scale?: number;
+  limits?: KernelLimits;
+}
+
+/**
+ * Softmax followed by cross-entropy, from logits, in one pass that also writes the gradient.
+ * Bindings: logits [B, C], labels, loss [B], dlogits [B, C], params.
+ *
+ * loss = −Σ_j t_j·log softmax(x)_j = Σ_j t_j·(m − x_j) + (Σ_j t_j)·log Σ_k exp(x_k − m), with m
+ * the row max: every term is ≥ 0 and no exp overflows. dloss/dx = softmax(x)·Σt − t, which is
+ * softmax − onehot for labels that sum to 1. A sparse label outside [0, C) gives a NaN loss (so
+ * training stops and reports it) and a zero gradient.
+ */
+export function softmaxCrossEntropy({ batch, classes, labels, scale = 1 / batch, limits = defaultLimits }: SoftmaxCrossEntropyParams): Kernel {
+  checkCount('softmaxCrossEntropy', 'batch', batch);
+  checkCount('softmaxCrossEntropy', 'classes', classes);
+  if (labels !== 'sparse' && labels !== 'onehot') {
+    throw new Error(`softmaxCrossEntropy: labels must be 'sparse' or 'onehot', got '${labels}'`);
+  }
+  const C = classes;
+  const layout = rowLayout(batch, C, limits);
+  const params = packUniforms([['scale', 'f32', scale]]);
+  const each = `for (var j = lane; j < ${C}u; j += ${layout.lanes}u)`;
+  const sparse = labels === 'sparse';
+  const body = sparse
+    ? /* wgsl */ `
+  let label = labels[row];
+  let valid = label >= 0 && label < ${C}i;
+  ${each} {
+    let t = select(0.0, 1.0, valid && u32(label) == j);
+    dlogits[base + j] = select(0.0, (exp(logits[base + j] - m) * inv - t) * p.scale, valid);
+  }
+  if (lane == 0u) {
+    loss[row] = select(${nan}, (m - logits[base + select(0u, u32(label), valid)]) + log_sum, valid);
+  }`
+    : /* wgsl */ `
+  var t_sum = 0.0;
+  var t_gap = 0.0;
+  ${each} {
+    let t = labels[base + j];
+    t_sum += t;
+    t_gap += t * (m - logits[base + j]);
+  }
+  t_sum = row_sum(t_sum, lane);
+  t_gap = row_sum(t_gap, lane);
+  ${each} {
+    dlogits[base + j] = (exp(logits[base + j] - m) * inv * t_sum - labels[base + j]) * p.scale;
+  }
+  if (lane == 0u) { loss[row] = t_gap + t_sum * log_sum; }`;
+  const code = /* wgsl */ `${preamble}
+${params.struct}
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<${sparse ? 'i32' : 'f32'}>;
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+${sparse ? nanBits : ''}
+${layout.functions}
+
+${layout.main}
+  let base = row * ${C}u;
+  var m = -0x1.fffffep+127f; // the lowest finite f32
+  ${each} { m = max(m, logits[base + j]); }
+  m = row_max(m, lane);
+  var s = 0.0;
+  ${each} { s += exp(logits[base + j] - m); }
+  s = row_sum(s, lane);
+  // s ≥ 1: the max element contributes exp(0).
+  let log_sum = log(s);
+  let inv = 1.0 / s;
+${body}
+}
+`;
+  return {
+    name: `softmax_cross_entropy_${labels}`,
+    code,
+    bindings: ['read', 'read', 'write', 'write', 'uniform'],
+    uniforms: params.data,
+    workgroupSize: layout.workgroupSize,
+    dispatch: layout.dispatch,
+  };
+}
+
+export interface BinaryCrossEntropyParams {
+  /** Elements. */
+  size: number;
+  /** Predictions are logits (any real) rather than probabilities in [0, 1]. */
+  fromLogits: boolean;
+  /** Multiplies the gradient (not the loss). Default 1/size: the gradient of the mean. */
+  scale?: number;
+  limits?: KernelLimits;
+}
+
+/**
+ * Elementwise binary cross-entropy and its gradient with respect to the predictions.
+ * Bindings: predictions, targets, loss, dpredictions, params (all [size]).
+ *
+ * Probabilities are clipped to [1e-7, 1 − 1e-7] as Keras does, loss = −t·log p − (1 − t)·log(1 − p),
+ * gradient (p − t) / (p·(1 − p)) inside the clip range and 0 outside it (where the clip is flat).
+ * Logits use loss = max(x, 0) − x·t + log(1 + exp(−|x|)), which never overflows, and gradient
+ * sigmoid(x) − t.
+ */
+export function binaryCrossEntropy({ size, fromLogits, scale = 1 / Math.max(1, size), limits = defaultLimits }: BinaryCrossEntropyParams): Kernel {
+  checkCount('binaryCrossEntropy', 'size', size, 0);
+  const grid = linearGrid(size, limits);
+  const params = packUniforms([['n', 'u32', size], ['scale', 'f32', scale]]);
+  const body = fromLogits
+    ? /* wgsl */ `
+  let e = exp(-abs(x));
+  // log(1 + e) loses e's digits when e is tiny; the series does not.
+  let log1p_e = select(log(1.0 + e), e * (1.0 - 0.5 * e), e < 1e-4);
+  loss[i] = max(x, 0.0) - x * t + log1p_e;
+  // sigmoid(x) from e = exp(−|x|), which cannot overflow.
+  let sigmoid = select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+  dpredictions[i] = (sigmoid - t) * p.scale;`
+    : /* wgsl */ `
+  let epsilon = 1e-7;
+  let q = clamp(x, epsilon, 1.0 - epsilon);
+  loss[i] = -(t * log(q) + (1.0 - t) * log(1.0 - q));
+  let inside = x >= epsilon && x <= 1.0 - epsilon;
+  dpredictions[i] = select(0.0, (q - t) / (q * (1.0 - q)) * p.scale, inside);`;
+  const code = /* wgsl */ `${preamble}
+${params.struct}
+@group(0) @binding(0) var<storage, read> predictions: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<f32>;
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dpredictions: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+${linearMain(grid.workgroupSize[0])}
+  if (i >= p.n) { return; }
+  let x = predictions[i];
+  let t = targets[i];${body}
+}
+`;
+  return {
+    name: fromLogits ? 'binary_cross_entropy_logits' : 'binary_cross_entropy',
+    code,
+    bindings: ['read', 'read', 'write', 'write', 'uniform'],
+    uniforms: params.data,
+    ...grid,
+  };
+}
+
+export interface MeanSquaredErrorParams {
+  batch: number;
+  features: number;
+  /** Multiplies the gradient (not the loss). Default 1/batch: the gradient of the batch mean. */
+  scale?: number;
+  limits?: KernelLimits;
+}
+
+/**
+ * loss[b] = mean over features of (p − t)², gradient 2(p − t)/F · scale.
+ * Bindings: predictions [B, F], targets [B, F], loss [B], dpredictions [B, F], params.
+ */
+export function meanSquaredError({ batch, features, scale = 1 / batch, limits = defaultLimits }: MeanSquaredErrorParams): Kernel {
+  checkCount('meanSquaredError', 'batch', batch);
+  checkCount('meanSquaredError', 'features', features);
+  const F = features;
+  const layout = rowLayout(batch, F, limits);
+  const params = packUniforms([['scale', 'f32', scale]]);
+  const code = /* wgsl */ `${preamble}
+${params.struct}
+@group(0) @binding(0) var<storage, read> predictions: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<f32>;
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dpredictions: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+${layout.functions}
+
+${layout.main}
+  let base = row * ${F}u;
+  var s = 0.0;
+  for (var j = lane; j < ${F}u; j += ${layout.lanes}u) {
+    let d = predictions[base + j] - targets[base + j];
+    s += d * d;
+    dpredictions[base + j] = d * (2.0 / ${F}.0) * p.scale;
+  }
+  let total = row_sum(s, lane);
+  if (lane == 0u) { loss[row] = total / ${F}.0; }
+}
+`;
+  return {
+    name: 'mean_squared_error',
+    code,
+    bindings: ['read', 'read', 'write', 'write', 'uniform'],
+    uniforms: params.data,
+    workgroupSize: layout.workgroupSize,
+    dispatch: layout.dispatch,
+  };
+}

@@ -1,0 +1,289 @@
+// Reductions: sum and mean over any axes, the bias gradient (column sums of a tall matrix split
+// across many workgroups), and the row layout that softmax and the losses reduce rows with.
+
+import { foldWorkgroups, linearGrid, linearWorkgroupSize } from './grid.js';
+import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
+import { linearMain, preamble } from './preamble.js';
+
+/** Throws unless `value` is an integer ≥ `min`, naming the kernel, the parameter and the value. */
+export function checkCount(kernel: string, name: string, value: number, min = 1): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${kernel}: ${name} must be an integer ≥ ${min}, got ${value}`);
+  }
+}
+
+/** The largest power of two ≤ n (n ≥ 1). */
+function floorPow2(n: number): number {
+  return 2 ** Math.floor(Math.log2(Math.max(1, n)));
+}
+
+function nextPow2(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+}
+
+/** Rows up to this long are handled by one invocation each; longer ones by a whole workgroup. */
+const maxColsPerInvocation = 64;
+
+/**
+ * How a kernel that works row by row over [rows, cols] is laid out, shared by softmax, the
+ * losses and the reductions. Short rows get one invocation each (no workgroup memory, no
+ * barriers: cheap on CPU drivers, and many rows per workgroup). Long rows get one workgroup
+ * each: `lanes` invocations stride over the row, `j = lane, lane + lanes, ...`, and combine their
+ * partial results with a tree in workgroup memory, which also keeps float32 sums accurate
+ * (error grows with log2(lanes) + cols/lanes rather than with cols).
+ */
+export interface RowLayout {
+  /** Invocations sharing one row: 1, or a power of two. */
+  readonly lanes: number;
+  readonly workgroupSize: readonly [number, number, number];
+  readonly dispatch: readonly [number, number, number];
+  /**
+   * WGSL declaring `row_sum(v, lane)` and `row_max(v, lane)`: every lane of the row gets the
+   * sum or max of the values its lanes pass. Call them from uniform control flow.
+   */
+  readonly functions: string;
+  /**
+   * The entry-point header: defines `row` and `lane` and returns early past the last row
+   * (a workgroup-uniform return when lanes > 1, so the barriers stay in uniform control flow).
+   * The kernel body follows, then a closing `}`.
+   */
+  readonly main: string;
+}
+
+export function rowLayout(rows: number, cols: number, limits: KernelLimits): RowLayout {
+  if (cols <= maxColsPerInvocation) {
+    const grid = linearGrid(rows, limits, 64);
+    return {
+      lanes: 1,
+      ...grid,
+      functions: /* wgsl */ `
+fn row_sum(v: f32, lane: u32) -> f32 { return v; }
+fn row_max(v: f32, lane: u32) -> f32 { return v; }`,
+      main: /* wgsl */ `${linearMain(grid.workgroupSize[0])}
+  let row = i;
+  let lane = 0u;
+  if (row >= ${rows}u) { return; }`,
+    };
+  }
+  // About 8 elements per lane before the tree takes over.
+  const lanes = Math.min(floorPow2(linearWorkgroupSize(limits)), nextPow2(Math.ceil(cols / 8)));
+  const tree = (name: string, combine: string) => /* wgsl */ `
+fn ${name}(v: f32, lane: u32) -> f32 {
+  row_scratch[lane] = v;
+  workgroupBarrier();
+  for (var s = ${lanes / 2}u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      let a = row_scratch[lane];
+      let b = row_scratch[lane + s];
+      row_scratch[lane] = ${combine};
+    }
+    workgroupBarrier();
+  }
+  let total = row_scratch[0];
+  // Every lane has read the result before the next reduction overwrites it.
+  workgroupBarrier();
+  return total;
+}`;
+  return {
+    lanes,
+    workgroupSize: [lanes, 1, 1],
+    dispatch: foldWorkgroups(rows, limits),
+    functions: /* wgsl */ `
+var<workgroup> row_scratch: array<f32, ${lanes}>;
+${tree('row_sum', 'a + b')}
+${tree('row_max', 'max(a, b)')}`,
+    main: /* wgsl */ `@compute @workgroup_size(${lanes})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lane: u32) {
+  let row = flat_workgroup(wid, nwg);
+  if (row >= ${rows}u) { return; }`,
+  };
+}
+
+export const maxReduceRank = 6;
+
+export interface ReduceParams {
+  /** Shape of the input, rank ≤ 6. */
+  shape: readonly number[];
+  /** Axes to reduce, each in [-rank, rank) (negative counts from the end), no repeats. */
+  axes: readonly number[];
+  limits?: KernelLimits;
+}
+
+/** The shape a reduction over `axes` leaves (those axes removed); throws on bad axes. */
+export function reducedShape(kernel: string, shape: readonly number[], axes: readonly number[]): number[] {
+  const reduced = normalizeAxes(kernel, shape, axes);
+  return shape.filter((_, k) => !reduced.has(k));
+}
+
+function normalizeAxes(kernel: string, shape: readonly number[], axes: readonly number[]): Set<number> {
+  const rank = shape.length;
+  if (rank > maxReduceRank) throw new Error(`${kernel}: expected a shape of rank ≤ ${maxReduceRank}, got [${shape}] (rank ${rank})`);
+  shape.forEach((d, k) => checkCount(kernel, `shape[${k}]`, d, 0));
+  const reduced = new Set<number>();
+  for (const axis of axes) {
+    if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+      throw new Error(`${kernel}: expected axes in [${-rank}, ${rank}) for shape [${shape}], got ${axis}`);
+    }
+    const a = axis < 0 ? axis + rank : axis;
+    if (reduced.has(a)) throw new Error(`${kernel}: axis ${a} appears more than once in axes [${axes}]`);
+    reduced.add(a);
+  }
+  return reduced;
+}
+
+/**
+ * WGSL `fn <name>(index: u32) -> u32` mapping a flat index over `dims` (row-major) to an offset
+ * with the given `strides`; shapes are static, so the loop is unrolled with constants.
+ */
+function offsetFunction(name: string, dims: readonly number[], strides: readonly number[]): string {
+  const lines = [`fn ${name}(index: u32) -> u32 {`, '  var rest = index;', '  var offset = 0u;'];
+  for (let k = dims.length - 1; k > 0; k--) {
+    lines.push(`  offset += (rest % ${dims[k]}u) * ${strides[k]}u;`, `  rest /= ${dims[k]}u;`);
+  }
+  if (dims.length) lines.push(`  offset += rest * ${strides[0]}u;`);
+  lines.push('  return offset;', '}');
+  return lines.join('\n');
+}
+
+function reduce(op: 'sum' | 'mean', { shape, axes, limits = defaultLimits }: ReduceParams): Kernel {
+  const name = op === 'sum' ? 'reduceSum' : 'reduceMean';
+  const reduced = normalizeAxes(name, shape, axes);
+  // Merge runs of adjacent axes that are all kept or all reduced (they are contiguous with each
+  // other in row-major order) and drop size-1 axes, so the index math is as short as it can be.
+  const kept = { dims: [] as number[], strides: [] as number[] };
+  const summed = { dims: [] as number[], strides: [] as number[] };
+  let stride = 1;
+  let previous: typeof kept | null = null;
+  const groups: { group: typeof kept; dim: number; stride: number }[] = [];
+  for (let k = shape.length - 1; k >= 0; k--) {
+    const group = reduced.has(k) ? summed : kept;
+    if (shape[k] !== 1) {
+      const last = groups[groups.length - 1];
+      if (last && previous === group) last.dim *= shape[k];
+      else groups.push({ group, dim: shape[k], stride });
+      previous = group;
+    }
+    stride *= shape[k];
+  }
+  for (const g of groups.reverse()) {
+    g.group.dims.push(g.dim);
+    g.group.strides.push(g.stride);
+  }
+  const count = (dims: number[]) => dims.reduce((n, d) => n * d, 1);
+  const rows = shape.filter((_, k) => !reduced.has(k)).reduce((n, d) => n * d, 1);
+  const cols = count(summed.dims);
+  const layout = rowLayout(rows, cols, limits);
+  const result = op === 'sum' ? 'total' : `total / ${cols}.0`;
+  const code = /* wgsl */ `${preamble}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+${layout.functions}
+${offsetFunction('kept_offset', kept.dims, kept.strides)}
+${offsetFunction('reduced_offset', summed.dims, summed.strides)}
+
+${layout.main}
+  let base = kept_offset(row);
+  var acc = 0.0;
+  for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) {
+    acc += x[base + reduced_offset(j)];
+  }
+  let total = row_sum(acc, lane);
+  if (lane == 0u) { y[row] = ${result}; }
+}
+`;
+  return { name: `reduce_${op}`, code, bindings: ['read', 'write'], workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
+}
+
+/** y = Σ x over `axes`, shape `reducedShape(shape, axes)`; bindings: x, y. */
+export function reduceSum(params: ReduceParams): Kernel {
+  return reduce('sum', params);
+}
+
+/** y = mean of x over `axes` (NaN where the reduced axes are empty); bindings: x, y. */
+export function reduceMean(params: ReduceParams): Kernel {
+  return reduce('mean', params);
+}
+
+export interface BiasGradientParams {
+  /** Rows summed over, e.g. batch × height × width of a conv output. */
+  rows: number;
+  /** Columns (channels); the result has one sum per column. */
+  cols: number;
+  limits?: KernelLimits;
+}
+
+/** Rows each invocation adds up one by one before the tree reduction takes over. */
+const rowsPerInvocation = 32;
+
+function biasGeometry({ rows, cols, limits = defaultLimits }: BiasGradientParams) {
+  checkCount('biasGradient', 'rows', rows);
+  checkCount('biasGradient', 'cols', cols);
+  const size = floorPow2(linearWorkgroupSize(limits));
+  // Adjacent invocations read adjacent columns of one row (contiguous memory); the rest of
+  // the workgroup's invocations take further rows of the same columns.
+  const colLanes = Math.min(nextPow2(cols), 32, size);
+  const rowLanes = size / colLanes;
+  const chunkRows = rowLanes * rowsPerInvocation;
+  const chunks = Math.ceil(rows / chunkRows);
+  const colBlocks = Math.ceil(cols / colLanes);
+  return { size, colLanes, rowLanes, chunkRows, chunks, colBlocks, limits };
+}
+
+/** Elements of the scratch buffer biasGradient's partial sums need ([chunks, cols]; 0: none). */
+export function biasGradientScratchSize(params: BiasGradientParams): number {
+  const { chunks } = biasGeometry(params);
+  return chunks > 1 ? chunks * params.cols : 0;
+}
+
+/**
+ * db[c] = Σ_r dy[r, c] for dy [rows, cols]. The rows are cut into chunks, each summed by its own
+ * workgroups (so a 100,000-row gradient fills the device) into a scratch buffer of partial column
+ * sums [chunks, cols], which a second kernel adds up:
+ *   [partial: dy → scratch, reduce: scratch → db],
+ * or the single kernel [dy → db] when one chunk covers every row (biasGradientScratchSize is 0).
+ * Within a chunk each invocation adds ≤ 32 values in order, then a tree combines them.
+ */
+export function biasGradient(params: BiasGradientParams): Kernel[] {
+  const { rows, cols } = params;
+  const { size, colLanes, rowLanes, chunkRows, chunks, colBlocks, limits } = biasGeometry(params);
+  const workgroups = chunks * colBlocks;
+  const partial: Kernel = {
+    name: chunks > 1 ? 'bias_gradient_partial' : 'bias_gradient',
+    code: /* wgsl */ `${preamble}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> sums: array<f32>;
+var<workgroup> partial: array<f32, ${size}>;
+
+@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let wg = flat_workgroup(wid, nwg);
+  if (wg >= ${workgroups}u) { return; }
+  let chunk = wg / ${colBlocks}u;
+  let col = (wg % ${colBlocks}u) * ${colLanes}u + lid % ${colLanes}u;
+  let row_lane = lid / ${colLanes}u;
+  var acc = 0.0;
+  if (col < ${cols}u) {
+    let end = min((chunk + 1u) * ${chunkRows}u, ${rows}u);
+    for (var r = chunk * ${chunkRows}u + row_lane; r < end; r += ${rowLanes}u) {
+      acc += dy[r * ${cols}u + col];
+    }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  // Pairwise over the row lanes; invocation lid holds row lane lid / colLanes of its column.
+  for (var s = ${rowLanes / 2}u; s > 0u; s >>= 1u) {
+    if (row_lane < s) { partial[lid] += partial[lid + s * ${colLanes}u]; }
+    workgroupBarrier();
+  }
+  if (row_lane == 0u && col < ${cols}u) { sums[chunk * ${cols}u + col] = partial[lid]; }
+}
+`,
+    bindings: ['read', 'write'],
+    workgroupSize: [size, 1, 1],
+    dispatch: foldWorkgroups(workgroups, limits),
+  };
+  if (chunks === 1) return [partial];
+  return [partial, { ...reduceSum({ shape: [chunks, cols], axes: [0], limits }), name: 'bias_gradient_reduce' }];
+}
