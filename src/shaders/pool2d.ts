@@ -1,0 +1,225 @@
+// 2-D max and average pooling over NHWC tensors, forward and backward, with TF.js / Keras
+// 'same' and 'valid' padding. Backward passes gather (one invocation per dx element), so they
+// need no float atomics and their sums are deterministic.
+
+import { linearGrid } from './grid.js';
+import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
+import { linearMain, preamble } from './preamble.js';
+import { type Padding, windowAxis } from './window.js';
+
+export interface Pool2dShape {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  channels: number;
+  poolSize: readonly [number, number];
+  /** Default: poolSize, as in Keras. */
+  strides?: readonly [number, number];
+  /** Default: 'valid', as in Keras. */
+  padding?: Padding;
+  limits?: KernelLimits;
+}
+
+/** Static sizes of one pooling problem: input B×H×W×C, window PH×PW moved by SH×SW, output OH×OW. */
+interface Pool2dGeometry {
+  B: number; H: number; W: number; C: number; PH: number; PW: number;
+  SH: number; SW: number; PT: number; PL: number; OH: number; OW: number;
+}
+
+function positiveInteger(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1;
+}
+
+function pair(op: string, name: string, v: unknown): [number, number] {
+  if (!Array.isArray(v) || v.length !== 2 || !v.every(positiveInteger)) {
+    throw new Error(`${op}: ${name} must be two positive integers [height, width], got ${JSON.stringify(v)}`);
+  }
+  return [v[0], v[1]];
+}
+
+function pool2dGeometry(op: string, s: Pool2dShape): Pool2dGeometry {
+  for (const [name, v] of Object.entries({ batch: s.batch, inHeight: s.inHeight, inWidth: s.inWidth, channels: s.channels })) {
+    if (!positiveInteger(v)) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`);
+  }
+  const [PH, PW] = pair(op, 'poolSize', s.poolSize);
+  const [SH, SW] = pair(op, 'strides', s.strides ?? s.poolSize);
+  const padding = s.padding ?? 'valid';
+  if (padding !== 'same' && padding !== 'valid') throw new Error(`${op}: padding must be 'same' or 'valid', got '${padding}'`);
+  const axis = (name: string, input: number, size: number, stride: number) => {
+    try {
+      return windowAxis(input, size, stride, padding);
+    } catch (e) {
+      throw new Error(`${op}: along the ${name}, ${(e as Error).message}`);
+    }
+  };
+  const h = axis('height', s.inHeight, PH, SH);
+  const w = axis('width', s.inWidth, PW, SW);
+  return {
+    B: s.batch, H: s.inHeight, W: s.inWidth, C: s.channels, PH, PW, SH, SW,
+    PT: h.padBefore, PL: w.padBefore, OH: h.out, OW: w.out,
+  };
+}
+
+/** Output shape [batch, outHeight, outWidth, channels] by TF.js's rules. */
+export function pool2dOutputShape(s: Pool2dShape): [number, number, number, number] {
+  const g = pool2dGeometry('pool2dOutputShape', s);
+  return [g.B, g.OH, g.OW, g.C];
+}
+
+// Spatial coordinates are signed, since windows start before the image under 'same' padding.
+function constants(g: Pool2dGeometry): string {
+  return Object.entries(g).map(([k, v]) => `const ${k} = ${v}i;`).join('\n');
+}
+
+/**
+ * Decodes the flat index `i` of an output element (b, oy, ox, c) and declares the window it
+ * covers, clipped to the image: rows y0..y1-1, columns x0..x1-1, and `base`, the flat index of
+ * x[b, 0, 0, c].
+ */
+const outputWindow = /* wgsl */ `
+  let c = i32(i) % C;
+  let ox = (i32(i) / C) % OW;
+  let oy = (i32(i) / (C * OW)) % OH;
+  let b = i32(i) / (C * OW * OH);
+  let y0 = max(oy * SH - PT, 0);
+  let y1 = min(oy * SH - PT + PH, H);
+  let x0 = max(ox * SW - PL, 0);
+  let x1 = min(ox * SW - PL + PW, W);
+  let base = b * H * W * C + c;`;
+
+/**
+ * Decodes the flat index `i` of an input element (b, iy, ix, c) and declares the range of
+ * output windows that cover it: oy in oy0..oy1, ox in ox0..ox1 (inclusive; empty when a stride
+ * larger than the window skips this element), and `out_base`, the flat index of y[b, 0, 0, c].
+ * Window oy covers rows oy·SH − PT .. oy·SH − PT + PH − 1.
+ */
+const coveringWindows = /* wgsl */ `
+  let c = i32(i) % C;
+  let ix = (i32(i) / C) % W;
+  let iy = (i32(i) / (C * W)) % H;
+  let b = i32(i) / (C * W * H);
+  let ny = iy + PT - PH + 1;
+  let nx = ix + PL - PW + 1;
+  let oy0 = select(0, (ny + SH - 1) / SH, ny > 0);
+  let ox0 = select(0, (nx + SW - 1) / SW, nx > 0);
+  let oy1 = min((iy + PT) / SH, OH - 1);
+  let ox1 = min((ix + PL) / SW, OW - 1);
+  let out_base = b * OH * OW * C + c;`;
+
+function poolKernel(name: string, g: Pool2dGeometry, count: number, limits: KernelLimits, buffers: string, bindings: Kernel['bindings'], body: string): Kernel {
+  const grid = linearGrid(count, limits);
+  const code = /* wgsl */ `${preamble}
+${constants(g)}
+${buffers}
+
+${linearMain(grid.workgroupSize[0])}
+  if (i >= ${count}u) { return; }
+${body}
+}
+`;
+  return { name, code, bindings, ...grid };
+}
+
+/**
+ * y = the maximum of each window, argmax = the flat index into x of the element chosen.
+ * Padded positions are skipped, so they never win (TF pads with −∞). Ties go to the first
+ * element in row-major window order (the strict `>` below keeps the earlier one).
+ * Bindings: x, y, argmax (int32).
+ */
+export function maxPool2dForward(s: Pool2dShape): Kernel {
+  const g = pool2dGeometry('maxPool2dForward', s);
+  const count = g.B * g.OH * g.OW * g.C;
+  const buffers = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> argmax: array<i32>;`;
+  // Every 'same' or 'valid' window holds at least one image element (padding is at most
+  // window − 1 in total), so `best_index` is always set; starting from the first element
+  // rather than a −∞ constant also makes an all −∞ window pick its first element.
+  const body = /* wgsl */ `${outputWindow}
+  var best = 0.0;
+  var best_index = -1;
+  for (var iy = y0; iy < y1; iy++) {
+    for (var ix = x0; ix < x1; ix++) {
+      let k = base + (iy * W + ix) * C;
+      let v = x[k];
+      if (best_index < 0 || v > best) {
+        best = v;
+        best_index = k;
+      }
+    }
+  }
+  y[i] = best;
+  argmax[i] = best_index;`;
+  return poolKernel('max_pool2d', g, count, s.limits ?? defaultLimits, buffers, ['read', 'write', 'write'], body);
+}
+
+/**
+ * dx = the gradient of Σ dy·maxPool2d(x): each x element sums dy over the windows whose argmax
+ * is that element (several when windows overlap), visited in a fixed order.
+ * Bindings: dy, argmax (int32, from maxPool2dForward), dx.
+ */
+export function maxPool2dBackward(s: Pool2dShape): Kernel {
+  const g = pool2dGeometry('maxPool2dBackward', s);
+  const count = g.B * g.H * g.W * g.C;
+  const buffers = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> argmax: array<i32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;`;
+  const body = /* wgsl */ `${coveringWindows}
+  var sum = 0.0;
+  for (var oy = oy0; oy <= oy1; oy++) {
+    for (var ox = ox0; ox <= ox1; ox++) {
+      let o = out_base + (oy * OW + ox) * C;
+      if (argmax[o] == i32(i)) { sum += dy[o]; }
+    }
+  }
+  dx[i] = sum;`;
+  return poolKernel('max_pool2d_backward', g, count, s.limits ?? defaultLimits, buffers, ['read', 'read', 'write'], body);
+}
+
+/**
+ * y = the mean of each window over its image elements only: under 'same' padding an edge
+ * window divides by the elements it actually covers, as TF.js and Keras do.
+ * Bindings: x, y.
+ */
+export function avgPool2dForward(s: Pool2dShape): Kernel {
+  const g = pool2dGeometry('avgPool2dForward', s);
+  const count = g.B * g.OH * g.OW * g.C;
+  const buffers = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;`;
+  const body = /* wgsl */ `${outputWindow}
+  var sum = 0.0;
+  for (var iy = y0; iy < y1; iy++) {
+    for (var ix = x0; ix < x1; ix++) {
+      sum += x[base + (iy * W + ix) * C];
+    }
+  }
+  y[i] = sum / f32((y1 - y0) * (x1 - x0));`;
+  return poolKernel('avg_pool2d', g, count, s.limits ?? defaultLimits, buffers, ['read', 'write'], body);
+}
+
+/**
+ * dx = the gradient of Σ dy·avgPool2d(x): each x element gathers dy / n over the windows that
+ * cover it, n being the number of image elements in that window (the divisor of the forward).
+ * Bindings: dy, dx.
+ */
+export function avgPool2dBackward(s: Pool2dShape): Kernel {
+  const g = pool2dGeometry('avgPool2dBackward', s);
+  const count = g.B * g.H * g.W * g.C;
+  const buffers = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;`;
+  const body = /* wgsl */ `${coveringWindows}
+  var sum = 0.0;
+  for (var oy = oy0; oy <= oy1; oy++) {
+    let rows = min(oy * SH - PT + PH, H) - max(oy * SH - PT, 0);
+    for (var ox = ox0; ox <= ox1; ox++) {
+      let cols = min(ox * SW - PL + PW, W) - max(ox * SW - PL, 0);
+      sum += dy[out_base + (oy * OW + ox) * C] / f32(rows * cols);
+    }
+  }
+  dx[i] = sum;`;
+  return poolKernel('avg_pool2d_backward', g, count, s.limits ?? defaultLimits, buffers, ['read', 'write'], body);
+}
