@@ -1,0 +1,168 @@
+// Optimizer kernels step by step against float64 implementations of Keras 3's update formulas,
+// with the learning rate changing every step (a uniform) and state carried across steps.
+
+import { describe, expect, it } from 'vitest';
+import { expectAllClose, freshSeed, randomUniform } from '../../test/expect-all-close.js';
+import { runKernel } from '../../test/kernel-harness.js';
+import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
+import { adam, rmsprop, sgd } from './optimizer.js';
+
+const seed = freshSeed();
+
+/** Updates params and state in place for one step with gradient g and learning rate lr. */
+type Reference = (g: Float32Array, params: number[], state: number[][], lr: number, t: number) => void;
+
+interface Case {
+  label: string;
+  /** Number of state buffers the kernel binds after params. */
+  states: number;
+  kernel: (size: number, lr: number, t: number, limits: KernelLimits) => Kernel;
+  reference: Reference;
+}
+
+/**
+ * Runs `steps` updates on the GPU from random params and zero state (as Keras creates it), with a
+ * fresh random gradient each step, and checks every step against the float64 formulas applied
+ * to the GPU's own state before that step. Starting each step from the GPU's state keeps float32
+ * rounding from compounding (momentum terms cancel, and their rounding error would grow from
+ * step to step in a run-long comparison), while a wrong state write still fails at its step.
+ */
+async function checkSteps({ states, kernel, reference }: Case, size: number, steps: number, s: number, limits = defaultLimits): Promise<void> {
+  let gpuParams: Float32Array = randomUniform(size, s, -1, 1);
+  let gpuState: Float32Array[] = Array.from({ length: states }, () => new Float32Array(size));
+  for (let t = 1; t <= steps; t++) {
+    const g = randomUniform(size, s + 100 * t, -1, 1);
+    const lr = 0.1 / t;
+    const params = Array.from(gpuParams);
+    const state = gpuState.map((b) => Array.from(b));
+    const [p, ...rest] = await runKernel(kernel(size, lr, t, limits), [g], [gpuParams, ...gpuState].map((init) => ({ size, init })));
+    gpuParams = p as Float32Array;
+    gpuState = rest as Float32Array[];
+    reference(g, params, state, Math.fround(lr), t);
+    expectAllClose(gpuParams, params, { rtol: 1e-5, atol: 1e-6 });
+    gpuState.forEach((b, k) => expectAllClose(b, state[k], { rtol: 1e-5, atol: 1e-7 }));
+  }
+}
+
+function sgdReference(momentum: number, nesterov: boolean): Reference {
+  return (g, p, [v], lr) => {
+    for (let i = 0; i < g.length; i++) {
+      if (momentum === 0) {
+        p[i] -= lr * g[i];
+        continue;
+      }
+      v[i] = momentum * v[i] - lr * g[i];
+      p[i] += nesterov ? momentum * v[i] - lr * g[i] : v[i];
+    }
+  };
+}
+
+function rmspropReference(rho: number, epsilon: number, momentum: number, centered: boolean): Reference {
+  return (g, p, state, lr) => {
+    const [a, m, mg] = momentum > 0 ? state : [state[0], [], state[1]];
+    for (let i = 0; i < g.length; i++) {
+      a[i] = rho * a[i] + (1 - rho) * g[i] ** 2;
+      let denom = a[i] + epsilon;
+      if (centered) {
+        mg[i] = rho * mg[i] + (1 - rho) * g[i];
+        denom = a[i] - mg[i] ** 2 + epsilon;
+      }
+      const increment = (lr * g[i]) / Math.sqrt(denom);
+      if (momentum > 0) {
+        m[i] = momentum * m[i] + increment;
+        p[i] -= m[i];
+      } else {
+        p[i] -= increment;
+      }
+    }
+  };
+}
+
+function adamReference(beta1: number, beta2: number, epsilon: number, amsgrad: boolean): Reference {
+  return (g, p, [m, v, vHat], lr, t) => {
+    const alpha = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+    for (let i = 0; i < g.length; i++) {
+      m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+      v[i] = beta2 * v[i] + (1 - beta2) * g[i] ** 2;
+      let denom = v[i];
+      if (amsgrad) denom = vHat[i] = Math.max(vHat[i], v[i]);
+      p[i] -= (alpha * m[i]) / (Math.sqrt(denom) + epsilon);
+    }
+  };
+}
+
+// Large epsilons in some cases make the place of epsilon (inside or outside the root) matter.
+const cases: Case[] = [
+  { label: 'sgd', states: 0, kernel: (size, lr, _t, limits) => sgd({ size, learningRate: lr, limits }), reference: sgdReference(0, false) },
+  {
+    label: 'sgd momentum 0.9', states: 1,
+    kernel: (size, lr, _t, limits) => sgd({ size, learningRate: lr, momentum: 0.9, limits }), reference: sgdReference(0.9, false),
+  },
+  {
+    label: 'sgd nesterov 0.8', states: 1,
+    kernel: (size, lr, _t, limits) => sgd({ size, learningRate: lr, momentum: 0.8, nesterov: true, limits }), reference: sgdReference(0.8, true),
+  },
+  { label: 'rmsprop', states: 1, kernel: (size, lr, _t, limits) => rmsprop({ size, learningRate: lr, limits }), reference: rmspropReference(0.9, 1e-7, 0, false) },
+  {
+    label: 'rmsprop rho 0.8 eps 0.01 momentum 0.5', states: 2,
+    kernel: (size, lr, _t, limits) => rmsprop({ size, learningRate: lr, rho: 0.8, epsilon: 0.01, momentum: 0.5, limits }),
+    reference: rmspropReference(0.8, 0.01, 0.5, false),
+  },
+  {
+    label: 'rmsprop centered eps 0.01', states: 2,
+    kernel: (size, lr, _t, limits) => rmsprop({ size, learningRate: lr, epsilon: 0.01, centered: true, limits }),
+    reference: rmspropReference(0.9, 0.01, 0, true),
+  },
+  {
+    label: 'rmsprop centered momentum 0.9', states: 3,
+    kernel: (size, lr, _t, limits) => rmsprop({ size, learningRate: lr, momentum: 0.9, centered: true, limits }),
+    reference: rmspropReference(0.9, 1e-7, 0.9, true),
+  },
+  { label: 'adam', states: 2, kernel: (size, lr, t, limits) => adam({ size, learningRate: lr, iteration: t, limits }), reference: adamReference(0.9, 0.999, 1e-7, false) },
+  {
+    label: 'adam amsgrad beta1 0.5 eps 0.01', states: 3,
+    kernel: (size, lr, t, limits) => adam({ size, learningRate: lr, iteration: t, beta1: 0.5, epsilon: 0.01, amsgrad: true, limits }),
+    reference: adamReference(0.5, 0.999, 0.01, true),
+  },
+];
+
+describe(`optimizer updates against float64 Keras formulas (seed ${seed})`, () => {
+  for (const c of cases) {
+    it(`${c.label}: 4 steps at sizes 1 and 257`, async () => {
+      await checkSteps(c, 1, 4, seed + 1);
+      await checkSteps(c, 257, 4, seed + 2);
+    });
+  }
+
+  it('adam far into training: bias corrections at t = 5000 from nonzero state', async () => {
+    const size = 101;
+    const [g, p0, m0] = [randomUniform(size, seed + 3), randomUniform(size, seed + 4), randomUniform(size, seed + 5, -0.1, 0.1)];
+    const v0 = randomUniform(size, seed + 6, 0, 0.01);
+    const [p, m, v] = await runKernel(adam({ size, learningRate: 0.01, iteration: 5000 }), [g], [p0, m0, v0].map((init) => ({ size, init })));
+    const params = Array.from(p0);
+    const state = [Array.from(m0), Array.from(v0)];
+    adamReference(0.9, 0.999, 1e-7, false)(g, params, state, Math.fround(0.01), 5000);
+    expectAllClose(p, params, { rtol: 1e-5, atol: 1e-6 });
+    expectAllClose(m, state[0], { rtol: 1e-5, atol: 1e-7 });
+    expectAllClose(v, state[1], { rtol: 1e-5, atol: 1e-7 });
+  });
+
+  it('updates every element of a folded grid', async () => {
+    const limits: KernelLimits = { ...defaultLimits, maxComputeWorkgroupsPerDimension: 3 };
+    expect(adam({ size: 2000, iteration: 1, limits }).dispatch[1]).toBeGreaterThan(1);
+    await checkSteps(cases[7], 2000, 2, seed + 7, limits);
+  });
+
+  it('serves every step from one pipeline: lr and t are uniforms, not code', () => {
+    expect(adam({ size: 8, iteration: 1, learningRate: 0.1 }).code).toBe(adam({ size: 8, iteration: 9, learningRate: 0.2 }).code);
+    expect(sgd({ size: 8, learningRate: 0.1 }).bindings).toEqual(['read', 'write', 'uniform']);
+    expect(rmsprop({ size: 8, momentum: 0.9, centered: true }).bindings).toEqual(['read', 'write', 'write', 'write', 'write', 'uniform']);
+  });
+
+  it('rejects bad hyperparameters, naming what was expected', () => {
+    expect(() => sgd({ size: 4, momentum: 1.5 })).toThrow(/sgd: momentum must be in \[0, 1\], got 1.5/);
+    expect(() => rmsprop({ size: 4, rho: 1 })).toThrow(/rmsprop: rho must be in \[0, 1\), got 1/);
+    expect(() => adam({ size: 4, iteration: 0 })).toThrow(/adam: iteration must be an integer ≥ 1, got 0/);
+    expect(() => adam({ size: 4, iteration: 1, learningRate: -1 })).toThrow(/learningRate must be a finite number ≥ 0, got -1/);
+  });
+});

@@ -1,0 +1,186 @@
+// Optimizer updates, Keras 3's formulas and defaults: one dispatch updates a whole parameter group
+// stored as one flat buffer, with its gradients and state buffers of the same length.
+
+import { linearGrid } from './grid.js';
+import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
+import { linearMain, packUniforms, preamble, type UniformField } from './preamble.js';
+import { checkCount } from './reduce.js';
+
+/**
+ * One invocation per parameter: `grads` is read, `params` and every state buffer are updated in
+ * place ('write' bindings). The learning rate and step are uniforms `p`, and so are the
+ * hyperparameters, so every setting shares one pipeline per binding layout.
+ */
+function updateKernel(name: string, size: number, limits: KernelLimits, state: string[], fields: UniformField[], body: string, functions = ''): Kernel {
+  const buffers = ['grads', 'params', ...state];
+  const grid = linearGrid(size, limits);
+  const uniforms = packUniforms(fields);
+  const code = /* wgsl */ `${preamble}${functions}
+${uniforms.struct}
+${buffers.map((b, k) => `@group(0) @binding(${k}) var<storage, ${k === 0 ? 'read' : 'read_write'}> ${b}: array<f32>;`).join('\n')}
+@group(0) @binding(${buffers.length}) var<uniform> p: Params;
+
+${linearMain(grid.workgroupSize[0])}
+  if (i >= ${size}u) { return; }
+  let g = grads[i];
+${body}
+}
+`;
+  const bindings: Kernel['bindings'] = ['read', 'write', ...state.map(() => 'write' as const), 'uniform'];
+  return { name, code, bindings, uniforms: uniforms.data, ...grid };
+}
+
+/** Throws unless lo ≤ value < hi (or ≤ hi when `closed`), naming the optimizer and the value. */
+function checkRange(kernel: string, name: string, value: number, lo: number, hi: number, closed = false): void {
+  if (!(value >= lo && (closed ? value <= hi : value < hi))) {
+    throw new Error(`${kernel}: ${name} must be in [${lo}, ${hi}${closed ? ']' : ')'}, got ${value}`);
+  }
+}
+
+function checkLearningRate(kernel: string, learningRate: number): void {
+  if (!(Number.isFinite(learningRate) && learningRate >= 0)) {
+    throw new Error(`${kernel}: learningRate must be a finite number ≥ 0, got ${learningRate}`);
+  }
+}
+
+export interface SgdParams {
+  size: number;
+  /** The step's learning rate (a uniform: schedules change it without a new pipeline). Keras default 0.01. */
+  learningRate?: number;
+  /** In [0, 1]; 0 is plain gradient descent and needs no velocity buffer. */
+  momentum?: number;
+  nesterov?: boolean;
+  limits?: KernelLimits;
+}
+
+/**
+ * Stochastic gradient descent. With momentum: v = momentum·v − lr·g, then p += v, or with
+ * Nesterov p += momentum·v − lr·g (the look-ahead step, with the new v). Without: p −= lr·g.
+ * Bindings: grads, params, velocity (only when momentum > 0), uniforms (lr, momentum).
+ */
+export function sgd({ size, learningRate = 0.01, momentum = 0, nesterov = false, limits = defaultLimits }: SgdParams): Kernel {
+  checkCount('sgd', 'size', size);
+  checkLearningRate('sgd', learningRate);
+  checkRange('sgd', 'momentum', momentum, 0, 1, true);
+  if (momentum === 0) {
+    return updateKernel('sgd', size, limits, [], [['lr', 'f32', learningRate]], '  params[i] -= p.lr * g;');
+  }
+  const body = /* wgsl */ `  let v = p.momentum * velocity[i] - p.lr * g;
+  velocity[i] = v;
+  params[i] += ${nesterov ? 'p.momentum * v - p.lr * g' : 'v'};`;
+  const fields: UniformField[] = [['lr', 'f32', learningRate], ['momentum', 'f32', momentum]];
+  return updateKernel(nesterov ? 'sgd_nesterov' : 'sgd_momentum', size, limits, ['velocity'], fields, body);
+}
+
+export interface RmspropParams {
+  size: number;
+  /** Keras default 0.001. */
+  learningRate?: number;
+  rho?: number;
+  epsilon?: number;
+  momentum?: number;
+  centered?: boolean;
+  limits?: KernelLimits;
+}
+
+/**
+ * RMSprop exactly as Keras 3 (keras/src/optimizers/rmsprop.py), where epsilon sits inside the
+ * square root:
+ *   a = rho·a + (1 − rho)·g²
+ *   centered: mg = rho·mg + (1 − rho)·g, denom = a − mg² + eps; else denom = a + eps
+ *   increment = lr·g / sqrt(denom)
+ *   momentum > 0: m = momentum·m + increment, p −= m; else p −= increment.
+ * (Keras 2 and TF.js differ only in details of eps; the centered denominator estimates the
+ * gradient's variance, since a and mg are moving averages of g² and g.)
+ * Bindings: grads, params, velocity a, momentum m (when momentum > 0), average gradient mg
+ * (when centered), uniforms — the order Keras creates these variables in.
+ */
+export function rmsprop({ size, learningRate = 0.001, rho = 0.9, epsilon = 1e-7, momentum = 0, centered = false, limits = defaultLimits }: RmspropParams): Kernel {
+  checkCount('rmsprop', 'size', size);
+  checkLearningRate('rmsprop', learningRate);
+  checkRange('rmsprop', 'rho', rho, 0, 1);
+  checkRange('rmsprop', 'epsilon', epsilon, 0, Infinity);
+  checkRange('rmsprop', 'momentum', momentum, 0, 1, true);
+  const state = ['velocity', ...(momentum > 0 ? ['momentum'] : []), ...(centered ? ['average_grad'] : [])];
+  const fields: UniformField[] = [['lr', 'f32', learningRate], ['rho', 'f32', rho], ['epsilon', 'f32', epsilon], ['momentum', 'f32', momentum]];
+  const body = /* wgsl */ `  let a = p.rho * velocity[i] + (1.0 - p.rho) * g * g;
+  velocity[i] = a;
+${centered
+    ? `  let mg = p.rho * average_grad[i] + (1.0 - p.rho) * g;
+  average_grad[i] = mg;
+  let denom = a - mg * mg + p.epsilon;`
+    : '  let denom = a + p.epsilon;'}
+  let increment = p.lr * g / sqrt(denom);
+${momentum > 0
+    ? `  let m = p.momentum * momentum[i] + increment;
+  momentum[i] = m;
+  params[i] -= m;`
+    : '  params[i] -= increment;'}`;
+  const name = ['rmsprop', ...(momentum > 0 ? ['momentum'] : []), ...(centered ? ['centered'] : [])].join('_');
+  return updateKernel(name, size, limits, state, fields, body);
+}
+
+export interface AdamParams {
+  size: number;
+  /** Keras default 0.001. */
+  learningRate?: number;
+  /** The 1-based iteration number of this update, for the bias corrections. */
+  iteration: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  amsgrad?: boolean;
+  limits?: KernelLimits;
+}
+
+/**
+ * Adam as Keras 3 (keras/src/optimizers/adam.py), with the bias corrections folded into the step
+ * size and epsilon outside the square root:
+ *   m = b1·m + (1 − b1)·g;  v = b2·v + (1 − b2)·g²;  (amsgrad: v̂ = max(v̂, v), used for v)
+ *   alpha = lr·sqrt(1 − b2^t) / (1 − b1^t);  p −= alpha·m / (sqrt(v) + eps).
+ * 1 − b^t is computed as −expm1(t·ln b): the host passes ln b in float64, and a short series
+ * replaces 1 − exp(x) for small |x|, where float32 would cancel digits away
+ * (1 − 0.999 in float32 keeps about 4 of its 7).
+ * Bindings: grads, params, m, v, v̂ (only with amsgrad), uniforms (lr, t, hyperparameters).
+ */
+export function adam({ size, learningRate = 0.001, iteration, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false, limits = defaultLimits }: AdamParams): Kernel {
+  checkCount('adam', 'size', size);
+  checkCount('adam', 'iteration', iteration);
+  checkLearningRate('adam', learningRate);
+  checkRange('adam', 'beta1', beta1, 0, 1);
+  checkRange('adam', 'beta2', beta2, 0, 1);
+  checkRange('adam', 'epsilon', epsilon, 0, Infinity);
+  const fields: UniformField[] = [
+    ['lr', 'f32', learningRate],
+    ['t', 'f32', iteration],
+    ['beta1', 'f32', beta1],
+    ['beta2', 'f32', beta2],
+    // ln 0 is −∞, which WGSL arithmetic need not honour; −80 gives 1 − e^(−80·t) = 1 just the same.
+    ['log_beta1', 'f32', Math.max(Math.log(beta1), -80)],
+    ['log_beta2', 'f32', Math.max(Math.log(beta2), -80)],
+    ['epsilon', 'f32', epsilon],
+  ];
+  const body = /* wgsl */ `  let alpha = p.lr * sqrt(one_minus_exp(p.t * p.log_beta2)) / one_minus_exp(p.t * p.log_beta1);
+  let m = p.beta1 * moment[i] + (1.0 - p.beta1) * g;
+  moment[i] = m;
+  let v = p.beta2 * velocity[i] + (1.0 - p.beta2) * g * g;
+  velocity[i] = v;
+${amsgrad
+    ? `  let v_hat = max(velocity_hat[i], v);
+  velocity_hat[i] = v_hat;
+  params[i] -= alpha * m / (sqrt(v_hat) + p.epsilon);`
+    : '  params[i] -= alpha * m / (sqrt(v) + p.epsilon);'}`;
+  // 1 − e^x for x ≤ 0: the Taylor series −x·(1 + x/2 + x²/6 + x³/24 + x⁴/120) for |x| < 0.1
+  // (truncation below 1.4·10⁻⁸ relative, under float32's own rounding), where 1 − exp(x) would
+  // lose digits; exp beyond.
+  const helper = /* wgsl */ `
+fn one_minus_exp(x: f32) -> f32 {
+  if (x > -0.1) {
+    return -x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0)))));
+  }
+  return 1.0 - exp(x);
+}
+`;
+  const state = ['moment', 'velocity', ...(amsgrad ? ['velocity_hat'] : [])];
+  return updateKernel(amsgrad ? 'adam_amsgrad' : 'adam', size, limits, state, fields, body, helper);
+}
