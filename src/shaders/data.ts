@@ -1,0 +1,159 @@
+// The input pipeline on the GPU: gather a batch of rows from a GPU-resident dataset by index,
+// and turn uint8 pixels (packed four to a u32 word) into scaled float32.
+
+import { linearGrid } from './grid.js';
+import { defaultLimits, type DType, type Kernel, type KernelLimits } from './kernel.js';
+import { linearMain, packUniforms, preamble, type UniformField } from './preamble.js';
+import { checkCount } from './reduce.js';
+
+/**
+ * A quiet NaN for rows gathered from an index out of range. WGSL rejects NaN in constant
+ * expressions, so its bits come from a private variable, read at run time.
+ */
+const nanWgsl = /* wgsl */ `
+var<private> nan_bits: u32 = 0x7fc00000u;
+fn nan() -> f32 { return bitcast<f32>(nan_bits); }`;
+
+/**
+ * WGSL reading byte `address` of a uint8 array packed four to a u32, little endian (byte 0 in the
+ * low bits, as a Uint8Array viewed as Uint32Array on every platform WebGPU runs on). Addresses
+ * are global, so rows need not start on a word boundary.
+ */
+const byteAtWgsl = /* wgsl */ `
+fn byte_at(address: u32) -> u32 {
+  return (source[address >> 2u] >> ((address & 3u) * 8u)) & 0xffu;
+}`;
+
+/** Packs bytes four to a u32 word, little endian, zero-padding the last word: the layout byte_at reads. */
+export function packBytes(bytes: Uint8Array): Uint32Array {
+  const words = new Uint32Array(Math.ceil(bytes.length / 4));
+  for (let k = 0; k < bytes.length; k++) words[k >> 2] |= bytes[k] << ((k & 3) * 8);
+  return words;
+}
+
+function linearKernel(name: string, count: number, limits: KernelLimits, fields: UniformField[], declarations: string, bindings: Kernel['bindings'], body: string): Kernel {
+  const grid = linearGrid(count, limits);
+  const uniforms = fields.length ? packUniforms(fields) : undefined;
+  const code = /* wgsl */ `${preamble}
+${uniforms ? uniforms.struct : ''}
+${declarations}
+${uniforms ? `@group(0) @binding(${bindings.length - 1}) var<uniform> p: Params;` : ''}
+
+${linearMain(grid.workgroupSize[0])}
+  if (i >= ${count}u) { return; }
+${body}
+}
+`;
+  return { name, code, bindings, ...(uniforms ? { uniforms: uniforms.data } : {}), ...grid };
+}
+
+function checkFinite(kernel: string, name: string, value: number): void {
+  if (!Number.isFinite(value)) throw new Error(`${kernel}: ${name} must be a finite number, got ${value}`);
+}
+
+export interface GatherRowsParams {
+  /** Rows in the source. */
+  rows: number;
+  /** Elements per row. */
+  rowSize: number;
+  /** Indices, and rows in the output. */
+  batch: number;
+  dtype: DType;
+  limits?: KernelLimits;
+}
+
+/**
+ * out[b, :] = source[indices[b], :]. The elements are copied as 32-bit words, bit for bit. An
+ * index outside [0, rows) never reads out of bounds: its row is NaN for float32 and −1 for
+ * int32 (an invalid class, which the sparse losses turn into a NaN loss), so a bad index shows
+ * up in training rather than passing as real data.
+ * Bindings: source [rows, rowSize], indices int32 [batch], out [batch, rowSize].
+ */
+export function gatherRows({ rows, rowSize, batch, dtype, limits = defaultLimits }: GatherRowsParams): Kernel {
+  checkCount('gatherRows', 'rows', rows);
+  checkCount('gatherRows', 'rowSize', rowSize);
+  checkCount('gatherRows', 'batch', batch);
+  if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`gatherRows: dtype must be 'float32' or 'int32', got '${dtype}'`);
+  const declarations = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> source: array<u32>;
+@group(0) @binding(1) var<storage, read> indices: array<i32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;`;
+  const body = /* wgsl */ `  let b = i / ${rowSize}u;
+  let index = indices[b];
+  let valid = index >= 0 && index < ${rows}i;
+  let row = select(0u, u32(index), valid);
+  out[i] = select(${dtype === 'float32' ? '0x7fc00000u' : '0xffffffffu'}, source[row * ${rowSize}u + i % ${rowSize}u], valid);`;
+  return linearKernel(`gather_rows_${dtype}`, batch * rowSize, limits, [], declarations, ['read', 'read', 'write'], body);
+}
+
+export interface GatherBytesParams {
+  rows: number;
+  /** Bytes per row; any count: rows may straddle words. */
+  rowBytes: number;
+  batch: number;
+  /** out = byte·scale + offset: 1/255 and 0 give [0, 1]; −1/255 and 1 give the inverted image 1 − x. */
+  scale: number;
+  offset: number;
+  limits?: KernelLimits;
+}
+
+/**
+ * out[b, k] = source[indices[b]·rowBytes + k]·scale + offset, for a uint8 dataset packed with
+ * packBytes: a batch of MNIST images stays a quarter of its float32 size on the GPU until it is
+ * used. An index outside [0, rows) gives a row of NaN. scale and offset are uniforms, so plain
+ * and inverted batches share one pipeline.
+ * Bindings: source (packed u32 words), indices int32 [batch], out float32 [batch, rowBytes], params.
+ */
+export function gatherBytes({ rows, rowBytes, batch, scale, offset, limits = defaultLimits }: GatherBytesParams): Kernel {
+  checkCount('gatherBytes', 'rows', rows);
+  checkCount('gatherBytes', 'rowBytes', rowBytes);
+  checkCount('gatherBytes', 'batch', batch);
+  checkFinite('gatherBytes', 'scale', scale);
+  checkFinite('gatherBytes', 'offset', offset);
+  const declarations = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> source: array<u32>;
+@group(0) @binding(1) var<storage, read> indices: array<i32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${nanWgsl}
+${byteAtWgsl}`;
+  const body = /* wgsl */ `  let b = i / ${rowBytes}u;
+  let index = indices[b];
+  let valid = index >= 0 && index < ${rows}i;
+  let address = select(0u, u32(index), valid) * ${rowBytes}u + i % ${rowBytes}u;
+  out[i] = select(nan(), f32(byte_at(address)) * p.scale + p.offset, valid);`;
+  const fields: UniformField[] = [['scale', 'f32', scale], ['offset', 'f32', offset]];
+  return linearKernel('gather_bytes', batch * rowBytes, limits, fields, declarations, ['read', 'read', 'write', 'uniform'], body);
+}
+
+export interface CastScaleParams {
+  /** Bytes to convert. */
+  size: number;
+  scale: number;
+  offset: number;
+  limits?: KernelLimits;
+}
+
+/**
+ * out[k] = byte k · scale + offset over a whole packed uint8 buffer, without indices.
+ * Bindings: source (packed u32 words), out float32 [size], params.
+ */
+export function castScale({ size, scale, offset, limits = defaultLimits }: CastScaleParams): Kernel {
+  checkCount('castScale', 'size', size);
+  checkFinite('castScale', 'scale', scale);
+  checkFinite('castScale', 'offset', offset);
+  const declarations = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> source: array<u32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${byteAtWgsl}`;
+  const fields: UniformField[] = [['scale', 'f32', scale], ['offset', 'f32', offset]];
+  return linearKernel('cast_scale', size, limits, fields, declarations, ['read', 'write', 'uniform'], '  out[i] = f32(byte_at(i)) * p.scale + p.offset;');
+}
+
+/** out = 1 − x, the inverted image of float32 pixels in [0, 1]. Bindings: x, out. */
+export function invert({ size, limits = defaultLimits }: { size: number; limits?: KernelLimits }): Kernel {
+  checkCount('invert', 'size', size);
+  const declarations = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;`;
+  return linearKernel('invert', size, limits, [], declarations, ['read', 'write'], '  out[i] = 1.0 - x[i];');
+}
