@@ -2,5 +2,18 @@
 
 export { ready, backendInfo, type ReadyOptions } from './gpu/device.js';
 export type { BackendInfo } from './gpu/runtime.js';
+export type { ProfileRow } from './gpu/scheduler.js';
 export { Tensor, tensor, scalar, memory, type DType, type TensorLike, type NestedArray, type MemoryInfo } from './nn/tensor.js';
-export { fill, zeros, ones, add, sub, mul, div, maximum, minimum, neg, abs, square, type Operand } from './nn/ops.js';
+export {
+  fill, zeros, ones, add, sub, mul, div, maximum, minimum, neg, abs, square, reshape,
+  relu, sigmoid, tanh, softmax, matMul, conv2d, maxPool, avgPool, sum, mean, dropout,
+  type Operand,
+} from './nn/ops.js';
+export * as losses from './nn/losses.js';
+export { grad, grads, valueAndGrad, valueAndGrads } from './nn/autodiff.js';
+export { compile, CompiledStep, PlannedStep, type InputSpec } from './nn/step.js';
+export { optimizers, Optimizer, SGD, RMSprop, Adam } from './nn/optimizers.js';
+
+import { fusedConv2d, fusedMatMul } from './nn/ops.js';
+/** Ops with a fused bias and activation, as tf.fused. */
+export const fused = { matMul: fusedMatMul, conv2d: fusedConv2d };

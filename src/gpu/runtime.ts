@@ -39,6 +39,8 @@ export class Runtime {
   private pendingError: Error | null = null;
   private lostError: Error | null = null;
   private readonly waiting = new Set<(error: Error) => void>();
+  /** Queue submits and awaited readbacks so far: tests read them to check that a step submits once and never waits. */
+  readonly counters = { submits: 0, reads: 0 };
 
   constructor(readonly device: GPUDevice, readonly info: BackendInfo) {
     const l = device.limits;
@@ -136,6 +138,15 @@ export class Runtime {
     this.currentEncoder().clearBuffer(buffer, 0, Math.ceil(byteLength / 4) * 4);
   }
 
+  /**
+   * Hands the shared command encoder to `encode` (a plan recording its prepared dispatches), so
+   * eager work before it stays in order; counted like one dispatch per `dispatches`.
+   */
+  encode(encode: (encoder: GPUCommandEncoder) => void, name: string): void {
+    encode(this.currentEncoder());
+    if (this.encodedKernels.length < 8) this.encodedKernels.push(name);
+  }
+
   /** Encodes one dispatch of `kernel` over `buffers` (its storage bindings, in order). */
   dispatch(kernel: Kernel, buffers: readonly GPUBuffer[]): void {
     this.check();
@@ -179,6 +190,7 @@ export class Runtime {
     this.encodedKernels = [];
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
+      this.counters.submits++;
       this.encoder = null;
       for (const buffer of this.releaseAfterSubmit) this.pool.release(buffer);
       this.releaseAfterSubmit = [];
@@ -202,6 +214,7 @@ export class Runtime {
   async read(source: GPUBuffer, byteLength: number, byteOffset = 0): Promise<ArrayBuffer> {
     this.check();
     if (byteLength === 0) return new ArrayBuffer(0);
+    this.counters.reads++;
     const staging = this.pool.acquire(byteLength, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
     this.currentEncoder().copyBufferToBuffer(source, byteOffset, staging, 0, byteLength);
     const checked = this.flush();

@@ -1,75 +1,79 @@
-// Eager ops, named and shaped as in TF.js. Each one checks its inputs, builds its kernel from
-// src/shaders and dispatches it at once; the result stays on the GPU.
+// Ops, named and shaped as in TF.js. Each checks its arguments and goes through `apply`, which
+// dispatches at once (eager) or records the op when a trace is active (sf.grads, a compiled
+// step); the same functions write the gradient rules in op-table.ts.
 
 import { runtime } from '../gpu/device.js';
-import * as elementwise from '../shaders/elementwise.js';
-import { emptyTensor, scalar, type DType, Tensor } from './tensor.js';
+import type { Activation } from '../shaders/activation.js';
+import { activationNames } from '../shaders/activation.js';
+import type { BinaryOp, UnaryOp } from '../shaders/elementwise.js';
+import type { Padding } from '../shaders/window.js';
+import { apply } from './graph.js';
+import type { OpAttrs, PoolAttrs, WindowAttrs } from './op-table.js';
+import { type DType, Tensor } from './tensor.js';
 
 export type Operand = Tensor | number;
 
-function use(t: Tensor, op: string, name: string): GPUBuffer {
-  if (!(t instanceof Tensor)) throw new Error(`sf.${op}: '${name}' must be a Tensor or a number, got ${describeValue(t)}`);
+/** f(t), then frees t when it is an eager intermediate (a traced one costs nothing to keep). */
+export function disposing<T>(t: Tensor, f: (t: Tensor) => T): T {
+  try {
+    return f(t);
+  } finally {
+    if (!t.isSymbolic) t.dispose();
+  }
+}
+
+/** Throws unless `t` is a tensor that can be used now, naming the op and the argument. */
+export function check(t: unknown, op: string, name: string, expected = 'a Tensor'): asserts t is Tensor {
+  if (!(t instanceof Tensor)) throw new Error(`sf.${op}: '${name}' must be ${expected}, got ${describeValue(t)}`);
   if (t.isDisposed) throw new Error(`sf.${op}: '${name}' is ${t.describe()}, which was disposed`);
   if (t.runtime !== runtime()) throw new Error(`sf.${op}: '${name}' lives on a GPU device that is no longer current`);
-  return t.buffer;
 }
 
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array (wrap it with sf.tensor)';
+  if (typeof v === 'number') return `the number ${v}`;
   return typeof v;
+}
+
+function checkFloat(t: Tensor, op: string, name: string): void {
+  if (t.dtype !== 'float32') throw new Error(`sf.${op}: '${name}' must be float32, got ${t.describe()}`);
 }
 
 /** Fills a new tensor of `shape` with `value`. */
 export function fill(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
-  const out = emptyTensor(shape, dtype, 'sf.fill');
-  out.runtime.dispatch(elementwise.fill({ dtype, size: out.size, value, limits: out.runtime.limits }), [out.buffer]);
-  return out;
-}
-
-export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-  const out = emptyTensor(shape, dtype, 'sf.zeros');
-  out.runtime.clear(out.buffer, out.size * 4);
-  return out;
-}
-
-export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-  return fill(shape, 1, dtype);
-}
-
-function binary(op: elementwise.BinaryOp, a: Operand, b: Operand): Tensor {
-  if (typeof a === 'number' && typeof b === 'number') {
-    const t = scalar(a);
-    try {
-      return binary(op, t, b);
-    } finally {
-      t.dispose();
-    }
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`sf.fill: a shape is an array of non-negative integers, got ${JSON.stringify(shape)}`);
   }
-  const rt = runtime();
-  if (typeof b === 'number' || typeof a === 'number') {
+  if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`sf.fill: dtype must be 'float32' or 'int32', got '${dtype}'`);
+  return apply('fill', [], { shape: [...shape], value, dtype })[0];
+}
+
+export const zeros = (shape: readonly number[], dtype: DType = 'float32'): Tensor => fill(shape, 0, dtype);
+export const ones = (shape: readonly number[], dtype: DType = 'float32'): Tensor => fill(shape, 1, dtype);
+
+function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
+  if (typeof a === 'number' && typeof b === 'number') return disposing(fill([], a), (t) => binaryScalar(op, t, b, false));
+  if (typeof a === 'number' || typeof b === 'number') {
     const scalarFirst = typeof a === 'number';
-    const t = (scalarFirst ? b : a) as Tensor;
-    const input = use(t, op, scalarFirst ? 'b' : 'a');
-    const s = scalarFirst ? (a as number) : (b as number);
-    const out = emptyTensor(t.shape, t.dtype, op);
-    rt.dispatch(elementwise.binaryScalar({ op, dtype: t.dtype, size: t.size, scalar: s, scalarFirst, limits: rt.limits }), [input, out.buffer]);
-    return out;
+    const t = scalarFirst ? b : a;
+    check(t, op, scalarFirst ? 'b' : 'a', 'a Tensor or a number');
+    return binaryScalar(op, t, (scalarFirst ? a : b) as number, scalarFirst);
   }
-  const ba = use(a, op, 'a');
-  const bb = use(b, op, 'b');
+  check(a, op, 'a', 'a Tensor or a number');
+  check(b, op, 'b', 'a Tensor or a number');
   if (a.dtype !== b.dtype) throw new Error(`sf.${op}: both operands need one dtype, got ${a.dtype} (a) and ${b.dtype} (b)`);
-  const shape = elementwise.broadcastShapes(a.shape, b.shape);
-  const out = emptyTensor(shape, a.dtype, op);
-  rt.dispatch(elementwise.binary({ op, dtype: a.dtype, aShape: a.shape, bShape: b.shape, limits: rt.limits }), [ba, bb, out.buffer]);
-  return out;
+  return apply('binary', [a, b], { op })[0];
 }
 
-function unary(op: elementwise.UnaryOp, x: Tensor): Tensor {
-  const input = use(x, op, 'x');
-  const out = emptyTensor(x.shape, x.dtype, op);
-  out.runtime.dispatch(elementwise.unary({ op, dtype: x.dtype, size: x.size, limits: out.runtime.limits }), [input, out.buffer]);
-  return out;
+function binaryScalar(op: BinaryOp, t: Tensor, scalar: number, scalarFirst: boolean): Tensor {
+  if (typeof scalar !== 'number') throw new Error(`sf.${op}: expected a Tensor or a number, got ${describeValue(scalar)}`);
+  return apply('binaryScalar', [t], { op, scalar, scalarFirst })[0];
+}
+
+function unary(op: UnaryOp, x: Tensor): Tensor {
+  check(x, op, 'x');
+  return apply('unary', [x], { op })[0];
 }
 
 /** a + b, broadcasting as in NumPy; either may be a number. */
@@ -85,3 +89,186 @@ export const minimum = (a: Operand, b: Operand): Tensor => binary('minimum', a, 
 export const neg = (x: Tensor): Tensor => unary('neg', x);
 export const abs = (x: Tensor): Tensor => unary('abs', x);
 export const square = (x: Tensor): Tensor => unary('square', x);
+
+/** The same elements under another shape; one dimension may be −1 (inferred). */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  check(x, 'reshape', 'x');
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < -1)) {
+    throw new Error(`sf.reshape: a shape is an array of integers ≥ −1, got ${JSON.stringify(shape)}`);
+  }
+  const unknown = shape.filter((d) => d === -1).length;
+  if (unknown > 1) throw new Error(`sf.reshape: at most one dimension may be −1, got [${shape.join(', ')}]`);
+  const known = shape.reduce((n, d) => (d === -1 ? n : n * d), 1);
+  const resolved = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
+  const size = resolved.reduce((n, d) => n * d, 1);
+  if (size !== x.size || !resolved.every(Number.isInteger)) {
+    throw new Error(`sf.reshape: cannot reshape ${x.describe()} (${x.size} elements) to [${shape.join(', ')}]`);
+  }
+  return apply('reshape', [x], { shape: resolved })[0];
+}
+
+function activate(x: Tensor, a: Activation, op: string): Tensor {
+  check(x, op, 'x');
+  checkFloat(x, op, 'x');
+  return apply('activation', [x], { activation: a })[0];
+}
+
+export const relu = (x: Tensor): Tensor => activate(x, 'relu', 'relu');
+export const sigmoid = (x: Tensor): Tensor => activate(x, 'sigmoid', 'sigmoid');
+export const tanh = (x: Tensor): Tensor => activate(x, 'tanh', 'tanh');
+
+/** softmax over the last axis (`dim` −1, the only one supported, as Keras's default). */
+export function softmax(logits: Tensor, dim = -1): Tensor {
+  check(logits, 'softmax', 'logits');
+  checkFloat(logits, 'softmax', 'logits');
+  if (dim !== -1 && dim !== logits.rank - 1) throw new Error(`sf.softmax: only the last axis (dim −1) is supported, got dim ${dim} for ${logits.describe()}`);
+  if (logits.rank < 1) throw new Error(`sf.softmax: expected a tensor of rank ≥ 1, got ${logits.describe()}`);
+  return apply('softmax', [logits], {})[0];
+}
+
+function checkActivation(a: unknown, op: string): asserts a is Activation {
+  if (!activationNames.includes(a as Activation)) {
+    throw new Error(`sf.${op}: unknown activation '${String(a)}'; expected one of ${activationNames.map((n) => `'${n}'`).join(', ')}`);
+  }
+}
+
+/** op(a)·op(b) for rank-2 a and b, op transposing where asked. */
+export function matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
+  return fusedMatMul({ a, b, transposeA, transposeB });
+}
+
+export interface FusedMatMulArgs {
+  a: Tensor;
+  b: Tensor;
+  transposeA?: boolean;
+  transposeB?: boolean;
+  bias?: Tensor;
+  activation?: Activation;
+}
+
+/** activation(op(a)·op(b) + bias) in one kernel, as tf.fused.matMul. */
+export function fusedMatMul({ a, b, transposeA = false, transposeB = false, bias, activation = 'linear' }: FusedMatMulArgs): Tensor {
+  check(a, 'matMul', 'a');
+  check(b, 'matMul', 'b');
+  checkFloat(a, 'matMul', 'a');
+  checkFloat(b, 'matMul', 'b');
+  if (bias !== undefined) check(bias, 'matMul', 'bias');
+  checkActivation(activation, 'matMul');
+  return apply('matMul', bias ? [a, b, bias] : [a, b], { transposeA, transposeB, activation })[0];
+}
+
+function pair(v: number | readonly number[], op: string, name: string): [number, number] {
+  const p = typeof v === 'number' ? [v, v] : [...v];
+  if (p.length !== 2 || p.some((d) => !Number.isInteger(d) || d < 1)) throw new Error(`sf.${op}: ${name} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
+  return [p[0], p[1]];
+}
+
+function padding(pad: unknown, op: string): Padding {
+  if (pad !== 'same' && pad !== 'valid') throw new Error(`sf.${op}: pad must be 'same' or 'valid', got ${JSON.stringify(pad)}`);
+  return pad;
+}
+
+/** 2-D convolution of NHWC `x` with an HWIO `filter`, as tf.conv2d. */
+export function conv2d(x: Tensor, filter: Tensor, strides: number | [number, number], pad: Padding): Tensor {
+  return fusedConv2d({ x, filter, strides, pad });
+}
+
+export interface FusedConv2dArgs {
+  x: Tensor;
+  filter: Tensor;
+  strides: number | [number, number];
+  pad: Padding;
+  bias?: Tensor;
+  activation?: Activation;
+}
+
+/** activation(conv2d(x, filter) + bias) in one kernel, as tf.fused.conv2d. */
+export function fusedConv2d({ x, filter, strides, pad, bias, activation = 'linear' }: FusedConv2dArgs): Tensor {
+  check(x, 'conv2d', 'x');
+  check(filter, 'conv2d', 'filter');
+  checkFloat(x, 'conv2d', 'x');
+  checkFloat(filter, 'conv2d', 'filter');
+  if (bias !== undefined) check(bias, 'conv2d', 'bias');
+  checkActivation(activation, 'conv2d');
+  const attrs = { strides: pair(strides, 'conv2d', 'strides'), padding: padding(pad, 'conv2d'), activation };
+  return apply('conv2d', bias ? [x, filter, bias] : [x, filter], attrs)[0];
+}
+
+function poolAttrs(x: Tensor, filterSize: number | [number, number], strides: number | [number, number] | undefined, pad: Padding, op: string): PoolAttrs {
+  check(x, op, 'x');
+  checkFloat(x, op, 'x');
+  if (x.rank !== 4) throw new Error(`sf.${op}: expected x of rank 4 [batch, height, width, channels], got ${x.describe()}`);
+  const poolSize = pair(filterSize, op, 'filterSize');
+  return { poolSize, strides: strides === undefined ? poolSize : pair(strides, op, 'strides'), padding: padding(pad, op) };
+}
+
+/** Max pooling of NHWC `x`, as tf.maxPool. */
+export function maxPool(x: Tensor, filterSize: number | [number, number], strides: number | [number, number], pad: Padding): Tensor {
+  const [y, argmax] = apply('maxPool', [x], poolAttrs(x, filterSize, strides, pad, 'maxPool'));
+  if (!argmax.isSymbolic) argmax.dispose(); // eager: nothing will route gradients through it
+  return y;
+}
+
+/** Average pooling of NHWC `x`, as tf.avgPool. */
+export function avgPool(x: Tensor, filterSize: number | [number, number], strides: number | [number, number], pad: Padding): Tensor {
+  return apply('avgPool', [x], poolAttrs(x, filterSize, strides, pad, 'avgPool'))[0];
+}
+
+function axesOf(x: Tensor, axis: number | number[] | null | undefined, op: string): number[] {
+  check(x, op, 'x');
+  if (axis === undefined || axis === null) return x.shape.map((_, k) => k);
+  const axes = typeof axis === 'number' ? [axis] : axis;
+  if (!Array.isArray(axes) || axes.some((a) => typeof a !== 'number')) throw new Error(`sf.${op}: axis must be a number or an array of numbers, got ${JSON.stringify(axis)}`);
+  return axes;
+}
+
+function keep(y: Tensor, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
+  if (!keepDims) return y;
+  const reduced = new Set(axes.map((a) => (a < 0 ? a + x.rank : a)));
+  return disposing(y, (t) => reshape(t, x.shape.map((d, k) => (reduced.has(k) ? 1 : d))));
+}
+
+/** Σ over `axis` (all axes by default), as tf.sum. */
+export function sum(x: Tensor, axis?: number | number[] | null, keepDims = false): Tensor {
+  const axes = axesOf(x, axis, 'sum');
+  return keep(apply('sum', [x], { axes })[0], x, axes, keepDims);
+}
+
+/** The mean over `axis` (all axes by default), as tf.mean. */
+export function mean(x: Tensor, axis?: number | number[] | null, keepDims = false): Tensor {
+  const axes = axesOf(x, axis, 'mean');
+  checkFloat(x, 'mean', 'x');
+  return keep(apply('mean', [x], { axes })[0], x, axes, keepDims);
+}
+
+let dropoutCalls = 0;
+
+/** Inverted dropout, as tf.dropout: each element is zeroed with probability `rate`, the rest scaled by 1/(1 − rate). */
+export function dropout(x: Tensor, rate: number, seed?: number): Tensor {
+  check(x, 'dropout', 'x');
+  checkFloat(x, 'dropout', 'x');
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new Error(`sf.dropout: rate must be a number in [0, 1), got ${rate}`);
+  const s = seed ?? Math.floor(Math.random() * 2 ** 32);
+  if (!Number.isInteger(s) || s < 0 || s >= 2 ** 32) throw new Error(`sf.dropout: seed must be an integer in [0, 2³²), got ${seed}`);
+  const step = dropoutCalls++;
+  return dropoutWith(x, { rate, seed: s, step: () => step });
+}
+
+/** @internal Dropout whose step comes from a training loop's counter. */
+export function dropoutWith(x: Tensor, attrs: OpAttrs['dropout']): Tensor {
+  return apply('dropout', [x], attrs)[0];
+}
+
+// The backward ops that gradient rules call; users reach them through sf.grads.
+
+export const activationGrad = (y: Tensor, dy: Tensor, activation: Activation): Tensor => apply('activationGrad', [y, dy], { activation })[0];
+export const softmaxGrad = (y: Tensor, dy: Tensor): Tensor => apply('softmaxGrad', [y, dy], {})[0];
+export const biasGrad = (dy: Tensor): Tensor => apply('biasGrad', [dy], {})[0];
+export const conv2dBackpropInput = (dy: Tensor, filter: Tensor, inputShape: readonly number[], window: WindowAttrs): Tensor =>
+  apply('conv2dBackpropInput', [dy, filter], { ...window, inputShape })[0];
+export const conv2dBackpropFilter = (x: Tensor, dy: Tensor, filterShape: readonly number[], window: WindowAttrs): Tensor =>
+  apply('conv2dBackpropFilter', [x, dy], { ...window, filterShape })[0];
+export const maxPoolGrad = (dy: Tensor, argmax: Tensor, inputShape: readonly number[], attrs: PoolAttrs): Tensor =>
+  apply('maxPoolGrad', [dy, argmax], { ...attrs, inputShape })[0];
+export const avgPoolGrad = (dy: Tensor, inputShape: readonly number[], attrs: PoolAttrs): Tensor => apply('avgPoolGrad', [dy], { ...attrs, inputShape })[0];
+export const dropoutGrad = (dy: Tensor, attrs: OpAttrs['dropoutGrad']): Tensor => apply('dropoutGrad', [dy], attrs)[0];

@@ -27,19 +27,39 @@ function sizeOf(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
 
+/**
+ * What a symbolic tensor belongs to: the trace that recorded it (see src/nn/graph.ts). Symbolic
+ * tensors have a shape and a dtype but no memory; a plan gives them buffers when it runs.
+ */
+export interface TraceRef {
+  readonly name: string;
+}
+
 export class Tensor<D extends DType = DType> {
   readonly id = nextId++;
   readonly shape: readonly number[];
   readonly size: number;
   private gpuBuffer: GPUBuffer | null;
+  /** @internal Set for the symbolic tensors of a trace; null for tensors with GPU memory. */
+  readonly trace: TraceRef | null;
 
-  /** @internal Tensors are made by sf.tensor and the ops, which own `buffer`. */
-  constructor(readonly runtime: Runtime, buffer: GPUBuffer, shape: readonly number[], readonly dtype: D) {
+  /**
+   * @internal Tensors are made by sf.tensor and the ops, which own `buffer`; a null buffer with
+   * a trace makes a symbolic tensor.
+   */
+  constructor(readonly runtime: Runtime, buffer: GPUBuffer | null, shape: readonly number[], readonly dtype: D, trace: TraceRef | null = null) {
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
     this.gpuBuffer = buffer;
+    this.trace = trace;
+    if (trace) return;
     live.tensors++;
     live.bytes += this.size * 4;
+  }
+
+  /** True for a tensor recorded by a trace (inside sf.grads or a compiled step), which has no values yet. */
+  get isSymbolic(): boolean {
+    return this.trace !== null;
   }
 
   get rank(): number {
@@ -47,11 +67,14 @@ export class Tensor<D extends DType = DType> {
   }
 
   get isDisposed(): boolean {
-    return this.gpuBuffer === null;
+    return this.gpuBuffer === null && this.trace === null;
   }
 
   /** @internal The GPU buffer; throws if the tensor was disposed or its device lost. */
   get buffer(): GPUBuffer {
+    if (this.trace) {
+      throw new Error(`${this.describe()} is symbolic (recorded by ${this.trace.name}): it has no values until the traced function has run; read results outside the function`);
+    }
     if (!this.gpuBuffer) throw new Error(`${this.describe()} was disposed and can no longer be used`);
     this.runtime.check();
     return this.gpuBuffer;

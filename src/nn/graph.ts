@@ -1,0 +1,213 @@
+// The graph: every op, eager or traced, goes through `apply`. Eagerly it dispatches the op's
+// kernels at once; inside a trace it records a node over symbolic tensors, and `toProgram`
+// later hands the recorded nodes to the scheduler (src/gpu/scheduler.ts) as one program.
+
+import { runtime } from '../gpu/device.js';
+import type { Program, ProgramBuffer, ProgramStep } from '../gpu/scheduler.js';
+import type { Kernel, KernelLimits } from '../shaders/kernel.js';
+import { opTable, type OpAttrs, type OpKind } from './op-table.js';
+import { emptyTensor, type DType, Tensor, type TraceRef } from './tensor.js';
+
+/** Temporary memory a kernel needs for one op (partial sums), freed after it. */
+export class Scratch {
+  constructor(readonly bytes: number) {}
+}
+
+/** One kernel dispatch of an op: its storage bindings are node tensors or scratch memory. */
+export interface Dispatch {
+  readonly kernel: Kernel;
+  readonly args: readonly (Tensor | Scratch)[];
+  /** Uniform values that change from run to run (a dropout step), read when each run is submitted. */
+  readonly uniformsAt?: () => ArrayBuffer;
+}
+
+export interface Shaped {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+export interface Node<K extends OpKind = OpKind> {
+  readonly kind: K;
+  readonly inputs: readonly Tensor[];
+  readonly attrs: OpAttrs[K];
+  readonly outputs: readonly Tensor[];
+}
+
+/**
+ * An op kind: the shapes it produces (checking its inputs), the kernels that compute it, and the
+ * gradient of its inputs given the gradients of its outputs (null where none flows), written
+ * with the same ops, so gradients can themselves be traced and planned.
+ */
+export interface OpDef<A> {
+  outputs(inputs: readonly Tensor[], attrs: A): Shaped[];
+  lower(node: { inputs: readonly Tensor[]; outputs: readonly Tensor[]; attrs: A }, limits: KernelLimits): Dispatch[];
+  grad(dys: readonly (Tensor | null)[], node: { inputs: readonly Tensor[]; outputs: readonly Tensor[]; attrs: A }): (Tensor | null)[];
+  /** Output 0 is input 0's memory under another shape (reshape): no kernel inside a plan. */
+  readonly alias?: true;
+}
+
+/** The ops recorded while a function runs symbolically. */
+export class Trace implements TraceRef {
+  readonly nodes: Node[] = [];
+  /** Symbolic inputs, filled in by each run of a plan. */
+  readonly placeholders: Tensor[] = [];
+  private ended = false;
+
+  constructor(readonly name: string) {}
+
+  get isOpen(): boolean {
+    return !this.ended;
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+}
+
+let active: Trace | null = null;
+
+/** The trace recording ops now, if any. */
+export function activeTrace(): Trace | null {
+  return active;
+}
+
+/** Runs `fn` with every op recorded into a new trace instead of dispatched. */
+export function trace<T>(name: string, fn: (trace: Trace) => T): { trace: Trace; result: T } {
+  if (active) throw new Error(`${name}: cannot start a trace inside ${active.name}`);
+  const t = new Trace(name);
+  active = t;
+  try {
+    return { trace: t, result: fn(t) };
+  } finally {
+    active = null;
+    t.end();
+  }
+}
+
+/** A symbolic input of the active trace, given values by each run. */
+export function placeholder(shape: readonly number[], dtype: DType, where: string): Tensor {
+  const t = active;
+  if (!t) throw new Error(`${where}: placeholders exist only inside a trace`);
+  const p = new Tensor(runtime(), null, shape, dtype, t);
+  t.placeholders.push(p);
+  return p;
+}
+
+/** Applies op `kind`: dispatches it now, or records it when a trace is active. */
+export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attrs: OpAttrs[K]): Tensor[] {
+  const def = opTable[kind] as unknown as OpDef<OpAttrs[K]>;
+  for (const t of inputs) {
+    if (t.trace && t.trace !== active) {
+      throw new Error(`${kind}: ${t.describe()} is symbolic and belongs to ${t.trace.name}, which has ended; use tensors from outside the traced function, or its results`);
+    }
+  }
+  const shapes = def.outputs(inputs, attrs);
+  if (active) {
+    const trace = active;
+    const rt = runtime();
+    const outputs = shapes.map((s) => new Tensor(rt, null, s.shape, s.dtype, trace));
+    trace.nodes.push({ kind, inputs, attrs, outputs } as Node);
+    return outputs;
+  }
+  const outputs = shapes.map((s) => emptyTensor(s.shape, s.dtype, kind));
+  const rt = outputs[0]?.runtime ?? runtime();
+  if (def.alias) {
+    const [from, to] = [inputs[0], outputs[0]];
+    if (to.size) rt.encode((encoder) => encoder.copyBufferToBuffer(from.buffer, 0, to.buffer, 0, to.size * 4), kind);
+    return outputs;
+  }
+  const scratch = new Map<Scratch, GPUBuffer>();
+  try {
+    for (const d of def.lower({ inputs, outputs, attrs }, rt.limits)) {
+      const buffers = d.args.map((a) => {
+        if (a instanceof Tensor) return a.buffer;
+        if (!scratch.has(a)) scratch.set(a, rt.allocate(a.bytes, `${kind} scratch`, 0x80 | 0x4 | 0x8));
+        return scratch.get(a)!;
+      });
+      rt.dispatch(d.uniformsAt ? { ...d.kernel, uniforms: d.uniformsAt() } : d.kernel, buffers);
+    }
+  } catch (error) {
+    for (const t of outputs) t.dispose();
+    throw error;
+  } finally {
+    for (const buffer of scratch.values()) rt.release(buffer);
+  }
+  return outputs;
+}
+
+/**
+ * The nodes that `outputs` or a side effect (an optimizer update, a metrics accumulation: the
+ * nodes without outputs) need, in recorded order. Gradient rules compute some gradients nobody
+ * asked for (a network's input); this is where they go.
+ */
+function liveNodes(nodes: readonly Node[], outputs: readonly Tensor[]): Node[] {
+  const needed = new Set(outputs);
+  const live: Node[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i];
+    if (node.outputs.length > 0 && !node.outputs.some((o) => needed.has(o))) continue;
+    live.push(node);
+    for (const t of node.inputs) needed.add(t);
+  }
+  return live.reverse();
+}
+
+/**
+ * Turns a trace into a program for the scheduler. Tensors from outside the trace (parameters,
+ * constants) become external buffers; placeholders, inputs; `outputs`, buffers kept after the
+ * run (copied where an output is another buffer's memory); everything else, temps.
+ */
+export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: KernelLimits): { program: Program; index: Map<Tensor, number> } {
+  const buffers: ProgramBuffer[] = [];
+  const steps: ProgramStep[] = [];
+  const index = new Map<Tensor, number>();
+  const wanted = new Set(outputs);
+  const add = (buffer: ProgramBuffer): number => buffers.push(buffer) - 1;
+  const placeholders = new Set(trace.placeholders);
+  for (const p of trace.placeholders) index.set(p, add({ bytes: p.size * 4, label: `input ${p.describe()}`, role: 'input' }));
+  const bufferOf = (t: Tensor, where: string): number => {
+    const known = index.get(t);
+    if (known !== undefined) return known;
+    if (t.isSymbolic) {
+      throw new Error(`${trace.name}: ${where} uses ${t.describe()}, which no recorded op produced${placeholders.size ? '' : ' and which is not an input'}`);
+    }
+    const k = add({ bytes: t.size * 4, label: t.describe(), role: 'external', external: t.buffer });
+    index.set(t, k);
+    return k;
+  };
+  for (const node of liveNodes(trace.nodes, outputs)) {
+    const def = opTable[node.kind] as unknown as OpDef<unknown>;
+    const inputs = node.inputs.map((t) => bufferOf(t, node.kind));
+    if (def.alias) {
+      index.set(node.outputs[0], add({ bytes: node.outputs[0].size * 4, label: `${node.kind} ${node.outputs[0].describe()}`, role: 'temp', aliasOf: inputs[0] }));
+      continue;
+    }
+    for (const t of node.outputs) {
+      const own = wanted.has(t) && !index.has(t);
+      index.set(t, add({ bytes: t.size * 4, label: `${node.kind} ${t.describe()}`, role: own ? 'output' : 'temp' }));
+    }
+    const scratch = new Map<Scratch, number>();
+    for (const d of def.lower(node, limits)) {
+      const args = d.args.map((a) => {
+        if (a instanceof Tensor) return index.get(a)!;
+        if (!scratch.has(a)) scratch.set(a, add({ bytes: a.bytes, label: `${node.kind} scratch`, role: 'temp' }));
+        return scratch.get(a)!;
+      });
+      steps.push({ kernel: d.kernel, args, uniformsAt: d.uniformsAt });
+    }
+  }
+  // Outputs that are not buffers of their own (an input, a parameter, a reshape) get a copy.
+  const result = new Map<Tensor, number>();
+  for (const t of outputs) {
+    const k = bufferOf(t, 'the outputs');
+    if (buffers[k].role === 'output') {
+      result.set(t, k);
+      continue;
+    }
+    const copy = add({ bytes: t.size * 4, label: `output ${t.describe()}`, role: 'output' });
+    steps.push({ copy: [k, copy], bytes: t.size * 4 });
+    result.set(t, copy);
+  }
+  for (const [t, k] of result) index.set(t, k);
+  return { program: { buffers, steps }, index };
+}

@@ -1,0 +1,47 @@
+// Losses as tf.losses and Keras name them. Each is one fused kernel that writes the per-example
+// loss and its gradient together, followed by the mean over the batch.
+
+import { apply } from './graph.js';
+import { check, disposing, mean } from './ops.js';
+import type { Tensor } from './tensor.js';
+
+function reduced(outputs: Tensor[]): Tensor {
+  const [perExample, gradient] = outputs;
+  if (!gradient.isSymbolic) gradient.dispose(); // eager: only a gradient rule reads it
+  return disposing(perExample, (l) => mean(l));
+}
+
+/** Mean softmax cross-entropy of `logits` [batch, classes] against one-hot labels, as tf.losses.softmaxCrossEntropy. */
+export function softmaxCrossEntropy(onehotLabels: Tensor, logits: Tensor): Tensor {
+  check(onehotLabels, 'losses.softmaxCrossEntropy', 'onehotLabels');
+  check(logits, 'losses.softmaxCrossEntropy', 'logits');
+  return reduced(apply('softmaxCrossEntropy', [logits, onehotLabels], { labels: 'onehot' }));
+}
+
+/** Mean softmax cross-entropy against integer class labels [batch] (int32), as Keras's sparse categorical cross-entropy from logits. */
+export function sparseSoftmaxCrossEntropy(labels: Tensor, logits: Tensor): Tensor {
+  check(labels, 'losses.sparseSoftmaxCrossEntropy', 'labels');
+  check(logits, 'losses.sparseSoftmaxCrossEntropy', 'logits');
+  return reduced(apply('softmaxCrossEntropy', [logits, labels], { labels: 'sparse' }));
+}
+
+/** Mean sigmoid cross-entropy of logits against 0/1 labels, as tf.losses.sigmoidCrossEntropy. */
+export function sigmoidCrossEntropy(multiClassLabels: Tensor, logits: Tensor): Tensor {
+  check(multiClassLabels, 'losses.sigmoidCrossEntropy', 'multiClassLabels');
+  check(logits, 'losses.sigmoidCrossEntropy', 'logits');
+  return reduced(apply('binaryCrossEntropy', [logits, multiClassLabels], { fromLogits: true }));
+}
+
+/** Mean binary cross-entropy of probabilities (clipped to [1e-7, 1 − 1e-7] as Keras does). */
+export function binaryCrossentropy(labels: Tensor, predictions: Tensor): Tensor {
+  check(labels, 'losses.binaryCrossentropy', 'labels');
+  check(predictions, 'losses.binaryCrossentropy', 'predictions');
+  return reduced(apply('binaryCrossEntropy', [predictions, labels], { fromLogits: false }));
+}
+
+/** Mean of (predictions − labels)² over every element, as tf.losses.meanSquaredError. */
+export function meanSquaredError(labels: Tensor, predictions: Tensor): Tensor {
+  check(labels, 'losses.meanSquaredError', 'labels');
+  check(predictions, 'losses.meanSquaredError', 'predictions');
+  return reduced(apply('meanSquaredError', [predictions, labels], {}));
+}

@@ -1,0 +1,418 @@
+// Every op kind in one typed table: the shapes it makes, the kernels that compute it (from
+// src/shaders) and its gradient rule, side by side. The table must cover every kind in OpAttrs,
+// each with a gradient rule, or this file does not compile.
+
+import type { Activation } from '../shaders/activation.js';
+import * as activation from '../shaders/activation.js';
+import * as conv from '../shaders/conv2d.js';
+import * as elementwise from '../shaders/elementwise.js';
+import type { Kernel, KernelLimits } from '../shaders/kernel.js';
+import * as loss from '../shaders/loss.js';
+import { matMul as matMulKernel } from '../shaders/matmul.js';
+import { metricsAccumulatorSize, trainingMetrics } from '../shaders/metrics.js';
+import * as pool from '../shaders/pool2d.js';
+import { dropoutBackward, dropoutForward } from '../shaders/random.js';
+import * as reduce from '../shaders/reduce.js';
+import type { Padding } from '../shaders/window.js';
+import { type Dispatch, type OpDef, Scratch, type Shaped } from './graph.js';
+import * as ops from './ops.js';
+import type { DType, Tensor } from './tensor.js';
+
+export interface WindowAttrs {
+  readonly strides: readonly [number, number];
+  readonly padding: Padding;
+}
+
+export interface PoolAttrs extends WindowAttrs {
+  readonly poolSize: readonly [number, number];
+}
+
+/** An optimizer's update of one parameter: its kernel over [grad, param, ...state], built for the parameter's size. */
+export interface UpdateAttrs {
+  readonly name: string;
+  readonly kernel: (size: number, limits: KernelLimits) => Kernel;
+  /** Uniforms that change every step (Adam's iteration). */
+  readonly uniformsAt?: (size: number, limits: KernelLimits) => ArrayBuffer;
+}
+
+/** The attributes of each op kind; the keys are the op kinds. */
+export interface OpAttrs {
+  binary: { op: elementwise.BinaryOp };
+  binaryScalar: { op: elementwise.BinaryOp; scalar: number; scalarFirst: boolean };
+  unary: { op: elementwise.UnaryOp };
+  fill: { shape: readonly number[]; value: number; dtype: DType };
+  reshape: { shape: readonly number[] };
+  activation: { activation: Activation };
+  /** Inputs y (the activation's output) and dy. */
+  activationGrad: { activation: Activation };
+  softmax: object;
+  /** Inputs y, dy. */
+  softmaxGrad: object;
+  /** Inputs a, b and, optionally, bias; y = activation(op(a)·op(b) + bias). */
+  matMul: { transposeA: boolean; transposeB: boolean; activation: Activation };
+  /** dy [..., C] → Σ over all but the last axis [C]. */
+  biasGrad: object;
+  /** Inputs x (NHWC), filter (HWIO) and, optionally, bias. */
+  conv2d: WindowAttrs & { activation: Activation };
+  /** Inputs dy, filter; output shaped like conv2d's input. */
+  conv2dBackpropInput: WindowAttrs & { inputShape: readonly number[] };
+  /** Inputs x, dy; output shaped like the filter. */
+  conv2dBackpropFilter: WindowAttrs & { filterShape: readonly number[] };
+  /** Outputs y and the argmax (int32) that backward routes gradients through. */
+  maxPool: PoolAttrs;
+  /** Inputs dy, argmax. */
+  maxPoolGrad: PoolAttrs & { inputShape: readonly number[] };
+  avgPool: PoolAttrs;
+  avgPoolGrad: PoolAttrs & { inputShape: readonly number[] };
+  sum: { axes: readonly number[] };
+  mean: { axes: readonly number[] };
+  /** Inputs logits [B, C], labels (int32 [B] or one-hot [B, C]); outputs loss [B] and dloss/dlogits [B, C]. */
+  softmaxCrossEntropy: { labels: 'sparse' | 'onehot' };
+  /** Inputs predictions, labels (same shape); outputs loss and dloss/dpredictions, elementwise. */
+  binaryCrossEntropy: { fromLogits: boolean };
+  /** Inputs predictions, labels [B, ...]; outputs loss [B] (mean over the rest) and dloss/dpredictions. */
+  meanSquaredError: object;
+  /** The mask comes from (seed, step(), index); `step` is read when each run is submitted. */
+  dropout: { rate: number; seed: number; step: () => number };
+  dropoutGrad: { rate: number; seed: number; step: () => number };
+  /** In place: inputs grad, param, ...state; no outputs. */
+  update: UpdateAttrs;
+  /** In place: inputs predictions, labels, per-example loss, accumulator [4]; no outputs. */
+  metrics: { labels: 'sparse' | 'onehot' | 'binary' };
+}
+
+export type OpKind = keyof OpAttrs;
+
+type OpTable = { [K in OpKind]: OpDef<OpAttrs[K]> };
+
+const size = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
+const f32 = (shape: readonly number[]): Shaped => ({ shape, dtype: 'float32' });
+const sameShape = (i: number) => (inputs: readonly Tensor[]): Shaped[] => [{ shape: inputs[i].shape, dtype: inputs[i].dtype }];
+const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
+function one(kernel: Kernel, args: readonly (Tensor | Scratch)[], uniformsAt?: () => ArrayBuffer): Dispatch[] {
+  return [{ kernel, args, uniformsAt }];
+}
+
+/** The rule of ops whose gradient nothing needs (the backward passes themselves, updates). */
+function notDifferentiable(kind: string) {
+  return (): never => {
+    throw new Error(`${kind} has no gradient: shaderflow computes first-order gradients only (a gradient of a gradient is not supported)`);
+  };
+}
+
+/** Sums `dy` over the axes along which `shape` was broadcast to dy's shape. */
+function unbroadcast(dy: Tensor, shape: readonly number[]): Tensor {
+  if (dy.shape.length === shape.length && dy.shape.every((d, k) => d === shape[k])) return dy;
+  const lead = dy.shape.length - shape.length;
+  const axes = dy.shape.map((_, k) => k).filter((k) => k < lead || (shape[k - lead] === 1 && dy.shape[k] !== 1));
+  return ops.reshape(axes.length ? ops.sum(dy, axes) : dy, shape);
+}
+
+/** dy of a reduction over `axes` of a tensor of `shape`, spread back over those axes. */
+function spread(dy: Tensor, shape: readonly number[], axes: readonly number[]): Tensor {
+  const rank = shape.length;
+  const reduced = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+  const kept = shape.map((d, k) => (reduced.has(k) ? 1 : d));
+  return ops.add(ops.zeros(shape), ops.reshape(dy, kept));
+}
+
+/** dz = dy · activation'(y) where the op fused an activation, so the linear part's rule can follow. */
+function throughActivation(dy: Tensor, y: Tensor, a: Activation): Tensor {
+  return a === 'linear' ? dy : ops.activationGrad(y, dy, a);
+}
+
+function convShape(x: readonly number[], filter: readonly number[], attrs: WindowAttrs): conv.Conv2dShape {
+  return {
+    batch: x[0], inHeight: x[1], inWidth: x[2], inChannels: x[3],
+    filterHeight: filter[0], filterWidth: filter[1], outChannels: filter[3],
+    strides: [attrs.strides[0], attrs.strides[1]], padding: attrs.padding,
+  };
+}
+
+function poolShape(x: readonly number[], attrs: PoolAttrs, limits?: KernelLimits): pool.Pool2dShape {
+  return { batch: x[0], inHeight: x[1], inWidth: x[2], channels: x[3], poolSize: attrs.poolSize, strides: attrs.strides, padding: attrs.padding, limits };
+}
+
+/** Bias gradient kernels with their scratch for dy viewed as [rows, cols]. */
+function biasGradDispatches(dy: Tensor, db: Tensor, limits: KernelLimits): Dispatch[] {
+  const cols = dy.shape[dy.shape.length - 1];
+  const params = { rows: dy.size / cols, cols, limits };
+  const kernels = reduce.biasGradient(params);
+  if (kernels.length === 1) return one(kernels[0], [dy, db]);
+  const scratch = new Scratch(reduce.biasGradientScratchSize(params) * 4);
+  return [{ kernel: kernels[0], args: [dy, scratch] }, { kernel: kernels[1], args: [scratch, db] }];
+}
+
+/** dy of a fused op's bias: Σ dz over all but the channel axis. */
+function biasGradient(dz: Tensor, bias: Tensor | undefined): Tensor | null {
+  return bias ? ops.biasGrad(dz) : null;
+}
+
+function matMulGeometry(a: readonly number[], b: readonly number[], { transposeA, transposeB }: OpAttrs['matMul']) {
+  const [m, k] = transposeA ? [a[1], a[0]] : [a[0], a[1]];
+  const [k2, n] = transposeB ? [b[1], b[0]] : [b[0], b[1]];
+  return { m, n, k, k2 };
+}
+
+export const opTable = {
+  binary: {
+    outputs: ([a, b]) => [{ shape: elementwise.broadcastShapes(a.shape, b.shape), dtype: a.dtype }],
+    lower: ({ inputs: [a, b], outputs: [y], attrs }, limits) =>
+      one(elementwise.binary({ op: attrs.op, dtype: a.dtype, aShape: a.shape, bShape: b.shape, limits }), [a, b, y]),
+    grad: ([dy], { inputs: [a, b], attrs: { op } }) => {
+      if (!dy) return [null, null];
+      switch (op) {
+        case 'add': return [unbroadcast(dy, a.shape), unbroadcast(dy, b.shape)];
+        case 'sub': return [unbroadcast(dy, a.shape), unbroadcast(ops.neg(dy), b.shape)];
+        case 'mul': return [unbroadcast(ops.mul(dy, b), a.shape), unbroadcast(ops.mul(dy, a), b.shape)];
+        case 'div': return [unbroadcast(ops.div(dy, b), a.shape), unbroadcast(ops.neg(ops.div(ops.mul(dy, a), ops.square(b))), b.shape)];
+        case 'maximum':
+        case 'minimum': {
+          // max(a, b) = b + relu(a − b): a takes dy where a > b (ties go to b), min the other way.
+          const toA = ops.activationGrad(ops.relu(ops.sub(a, b)), dy, 'relu');
+          const toB = ops.sub(dy, toA);
+          return op === 'maximum' ? [unbroadcast(toA, a.shape), unbroadcast(toB, b.shape)] : [unbroadcast(toB, a.shape), unbroadcast(toA, b.shape)];
+        }
+      }
+    },
+  },
+  binaryScalar: {
+    outputs: sameShape(0),
+    lower: ({ inputs: [a], outputs: [y], attrs }, limits) =>
+      one(elementwise.binaryScalar({ ...attrs, dtype: a.dtype, size: a.size, limits }), [a, y]),
+    grad: ([dy], { inputs: [a], attrs: { op, scalar, scalarFirst } }) => {
+      if (!dy) return [null];
+      switch (op) {
+        case 'add': return [dy];
+        case 'sub': return [scalarFirst ? ops.neg(dy) : dy];
+        case 'mul': return [ops.mul(dy, scalar)];
+        case 'div': return [scalarFirst ? ops.neg(ops.div(ops.mul(dy, scalar), ops.square(a))) : ops.div(dy, scalar)];
+        case 'maximum': return [ops.activationGrad(ops.relu(ops.sub(a, scalar)), dy, 'relu')];
+        case 'minimum': return [ops.activationGrad(ops.relu(ops.sub(scalar, a)), dy, 'relu')];
+      }
+    },
+  },
+  unary: {
+    outputs: sameShape(0),
+    lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(elementwise.unary({ op: attrs.op, dtype: x.dtype, size: x.size, limits }), [x, y]),
+    grad: ([dy], { inputs: [x], attrs: { op } }) => {
+      if (!dy) return [null];
+      switch (op) {
+        case 'neg': return [ops.neg(dy)];
+        case 'square': return [ops.mul(ops.mul(dy, x), 2)];
+        // d|x|/dx = sign(x) = relu'(x) − relu'(−x); 0 at 0, as TF.js.
+        case 'abs': return [ops.sub(ops.activationGrad(ops.relu(x), dy, 'relu'), ops.activationGrad(ops.relu(ops.neg(x)), dy, 'relu'))];
+      }
+    },
+  },
+  fill: {
+    outputs: (_, { shape, dtype }) => [{ shape, dtype }],
+    lower: ({ outputs: [y], attrs }, limits) => one(elementwise.fill({ dtype: attrs.dtype, size: y.size, value: attrs.value, limits }), [y]),
+    grad: () => [],
+  },
+  reshape: {
+    alias: true,
+    outputs: ([x], { shape }) => [{ shape, dtype: x.dtype }],
+    lower: () => [],
+    grad: ([dy], { inputs: [x] }) => [dy ? ops.reshape(dy, x.shape) : null],
+  },
+  activation: {
+    outputs: sameShape(0),
+    lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(activation.activationForward({ activation: attrs.activation, size: x.size, limits }), [x, y]),
+    grad: ([dy], { outputs: [y], attrs }) => [dy ? throughActivation(dy, y, attrs.activation) : null],
+  },
+  activationGrad: {
+    outputs: sameShape(1),
+    lower: ({ inputs: [y, dy], outputs: [dx], attrs }, limits) =>
+      one(activation.activationBackward({ activation: attrs.activation, size: y.size, limits }), [y, dy, dx]),
+    grad: notDifferentiable('activationGrad'),
+  },
+  softmax: {
+    outputs: sameShape(0),
+    lower: ({ inputs: [x], outputs: [y] }, limits) => {
+      const cols = x.shape[x.rank - 1];
+      return one(activation.softmaxForward({ rows: x.size / cols, cols, limits }), [x, y]);
+    },
+    grad: ([dy], { outputs: [y] }) => [dy ? ops.softmaxGrad(y, dy) : null],
+  },
+  softmaxGrad: {
+    outputs: sameShape(1),
+    lower: ({ inputs: [y, dy], outputs: [dx] }, limits) => {
+      const cols = y.shape[y.rank - 1];
+      return one(activation.softmaxBackward({ rows: y.size / cols, cols, limits }), [y, dy, dx]);
+    },
+    grad: notDifferentiable('softmaxGrad'),
+  },
+  matMul: {
+    outputs: ([a, b, bias], attrs) => {
+      if (a.rank !== 2 || b.rank !== 2) throw new Error(`matMul: expected two rank-2 tensors, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`);
+      const { m, n, k, k2 } = matMulGeometry(a.shape, b.shape, attrs);
+      if (k !== k2) {
+        throw new Error(`matMul: inner dimensions must agree: ${fmt(a.shape)}${attrs.transposeA ? 'ᵀ' : ''} · ${fmt(b.shape)}${attrs.transposeB ? 'ᵀ' : ''} has ${k} and ${k2}`);
+      }
+      if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new Error(`matMul: bias must have shape [${n}], got ${fmt(bias.shape)}`);
+      return [f32([m, n])];
+    },
+    lower: ({ inputs: [a, b, bias], outputs: [y], attrs }, limits) => {
+      const { m, n, k } = matMulGeometry(a.shape, b.shape, attrs);
+      const kernel = matMulKernel({ m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation, limits });
+      return one(kernel, bias ? [a, b, bias, y] : [a, b, y]);
+    },
+    grad: ([dy], { inputs: [a, b, bias], outputs: [y], attrs: { transposeA: tA, transposeB: tB, activation: act } }) => {
+      if (!dy) return [null, null, null];
+      const dz = throughActivation(dy, y, act);
+      // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, each taken back through its transpose flag.
+      const da = tA ? ops.matMul(b, dz, tB, true) : ops.matMul(dz, b, false, !tB);
+      const db = tB ? ops.matMul(dz, a, true, tA) : ops.matMul(a, dz, !tA, false);
+      return [da, db, biasGradient(dz, bias)];
+    },
+  },
+  biasGrad: {
+    outputs: ([dy]) => [f32([dy.shape[dy.rank - 1]])],
+    lower: ({ inputs: [dy], outputs: [db] }, limits) => biasGradDispatches(dy, db, limits),
+    grad: notDifferentiable('biasGrad'),
+  },
+  conv2d: {
+    outputs: ([x, filter, bias], attrs) => {
+      if (x.rank !== 4) throw new Error(`conv2d: expected x of rank 4 [batch, height, width, channels], got shape ${fmt(x.shape)}`);
+      if (filter.rank !== 4) throw new Error(`conv2d: expected a filter of rank 4 [height, width, inChannels, outChannels], got shape ${fmt(filter.shape)}`);
+      if (filter.shape[2] !== x.shape[3]) {
+        throw new Error(`conv2d: the filter's inChannels (${filter.shape[2]}, shape ${fmt(filter.shape)}) must equal x's channels (${x.shape[3]}, shape ${fmt(x.shape)})`);
+      }
+      if (bias && (bias.rank !== 1 || bias.shape[0] !== filter.shape[3])) throw new Error(`conv2d: bias must have shape [${filter.shape[3]}], got ${fmt(bias.shape)}`);
+      return [f32(conv.conv2dOutputShape(convShape(x.shape, filter.shape, attrs)))];
+    },
+    lower: ({ inputs: [x, filter, bias], outputs: [y], attrs }, limits) =>
+      one(conv.conv2dForward({ ...convShape(x.shape, filter.shape, attrs), bias: !!bias, activation: attrs.activation, limits }), bias ? [x, filter, bias, y] : [x, filter, y]),
+    grad: ([dy], { inputs: [x, filter, bias], outputs: [y], attrs }) => {
+      if (!dy) return [null, null, null];
+      const dz = throughActivation(dy, y, attrs.activation);
+      const window = { strides: attrs.strides, padding: attrs.padding };
+      return [ops.conv2dBackpropInput(dz, filter, x.shape, window), ops.conv2dBackpropFilter(x, dz, filter.shape, window), biasGradient(dz, bias)];
+    },
+  },
+  conv2dBackpropInput: {
+    outputs: (_, { inputShape }) => [f32(inputShape)],
+    lower: ({ inputs: [dy, filter], outputs: [dx], attrs }, limits) =>
+      one(conv.conv2dBackwardInput({ ...convShape(attrs.inputShape, filter.shape, attrs), limits }), [dy, filter, dx]),
+    grad: notDifferentiable('conv2dBackpropInput'),
+  },
+  conv2dBackpropFilter: {
+    outputs: (_, { filterShape }) => [f32(filterShape)],
+    lower: ({ inputs: [x, dy], outputs: [df], attrs }, limits) => {
+      const shape = { ...convShape(x.shape, attrs.filterShape, attrs), limits };
+      const kernels = conv.conv2dBackwardFilter(shape);
+      if (kernels.length === 1) return one(kernels[0], [x, dy, df]);
+      const scratch = new Scratch(conv.conv2dScratchSize(shape) * 4);
+      return [{ kernel: kernels[0], args: [x, dy, scratch] }, { kernel: kernels[1], args: [scratch, df] }];
+    },
+    grad: notDifferentiable('conv2dBackpropFilter'),
+  },
+  maxPool: {
+    outputs: ([x], attrs) => {
+      const shape = pool.pool2dOutputShape(poolShape(x.shape, attrs));
+      return [f32(shape), { shape, dtype: 'int32' }];
+    },
+    lower: ({ inputs: [x], outputs: [y, argmax], attrs }, limits) => one(pool.maxPool2dForward(poolShape(x.shape, attrs, limits)), [x, y, argmax]),
+    grad: ([dy], { inputs: [x], outputs: [, argmax], attrs }) => [dy ? ops.maxPoolGrad(dy, argmax, x.shape, attrs) : null],
+  },
+  maxPoolGrad: {
+    outputs: (_, { inputShape }) => [f32(inputShape)],
+    lower: ({ inputs: [dy, argmax], outputs: [dx], attrs }, limits) => one(pool.maxPool2dBackward(poolShape(attrs.inputShape, attrs, limits)), [dy, argmax, dx]),
+    grad: notDifferentiable('maxPoolGrad'),
+  },
+  avgPool: {
+    outputs: ([x], attrs) => [f32(pool.pool2dOutputShape(poolShape(x.shape, attrs)))],
+    lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(pool.avgPool2dForward(poolShape(x.shape, attrs, limits)), [x, y]),
+    grad: ([dy], { inputs: [x], attrs }) => [dy ? ops.avgPoolGrad(dy, x.shape, attrs) : null],
+  },
+  avgPoolGrad: {
+    outputs: (_, { inputShape }) => [f32(inputShape)],
+    lower: ({ inputs: [dy], outputs: [dx], attrs }, limits) => one(pool.avgPool2dBackward(poolShape(attrs.inputShape, attrs, limits)), [dy, dx]),
+    grad: notDifferentiable('avgPoolGrad'),
+  },
+  sum: {
+    outputs: ([x], { axes }) => [{ shape: reduce.reducedShape('sum', x.shape, axes), dtype: x.dtype }],
+    lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(reduce.reduceSum({ shape: x.shape, axes: attrs.axes, limits }), [x, y]),
+    grad: ([dy], { inputs: [x], attrs: { axes } }) => [dy ? spread(dy, x.shape, axes) : null],
+  },
+  mean: {
+    outputs: ([x], { axes }) => [f32(reduce.reducedShape('mean', x.shape, axes))],
+    lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(reduce.reduceMean({ shape: x.shape, axes: attrs.axes, limits }), [x, y]),
+    grad: ([dy], { inputs: [x], outputs: [y], attrs: { axes } }) => [dy ? spread(ops.div(dy, x.size / Math.max(1, y.size)), x.shape, axes) : null],
+  },
+  softmaxCrossEntropy: {
+    outputs: ([logits, labels], { labels: kind }) => {
+      if (logits.rank !== 2) throw new Error(`softmaxCrossEntropy: expected logits of shape [batch, classes], got ${fmt(logits.shape)}`);
+      const [B, C] = logits.shape;
+      const expected = kind === 'sparse' ? [B] : [B, C];
+      if (labels.rank !== expected.length || labels.shape.some((d, k) => d !== expected[k])) {
+        throw new Error(`softmaxCrossEntropy: expected ${kind === 'sparse' ? 'integer' : 'one-hot'} labels of shape ${fmt(expected)} for logits ${fmt(logits.shape)}, got ${fmt(labels.shape)}`);
+      }
+      if (kind === 'sparse' && labels.dtype !== 'int32') throw new Error(`softmaxCrossEntropy: sparse labels must be int32 class indices, got ${labels.dtype}`);
+      return [f32([B]), f32([B, C])];
+    },
+    lower: ({ inputs: [logits, labels], outputs: [l, dl], attrs }, limits) =>
+      one(loss.softmaxCrossEntropy({ batch: logits.shape[0], classes: logits.shape[1], labels: attrs.labels, scale: 1, limits }), [logits, labels, l, dl]),
+    grad: ([dy], { outputs: [, dlogits] }) => [dy ? ops.mul(ops.reshape(dy, [dy.size, 1]), dlogits) : null, null],
+  },
+  binaryCrossEntropy: {
+    outputs: ([p, t]) => {
+      if (p.rank !== t.rank || p.shape.some((d, k) => d !== t.shape[k])) throw new Error(`binaryCrossentropy: labels ${fmt(t.shape)} must have the predictions' shape ${fmt(p.shape)}`);
+      return [f32(p.shape), f32(p.shape)];
+    },
+    lower: ({ inputs: [p, t], outputs: [l, dl], attrs }, limits) =>
+      one(loss.binaryCrossEntropy({ size: p.size, fromLogits: attrs.fromLogits, scale: 1, limits }), [p, t, l, dl]),
+    grad: ([dy], { outputs: [, dp] }) => [dy ? ops.mul(dy, dp) : null, null],
+  },
+  meanSquaredError: {
+    outputs: ([p, t]) => {
+      if (p.rank !== t.rank || p.shape.some((d, k) => d !== t.shape[k])) throw new Error(`meanSquaredError: labels ${fmt(t.shape)} must have the predictions' shape ${fmt(p.shape)}`);
+      return [f32([p.shape[0] ?? 1]), f32(p.shape)];
+    },
+    lower: ({ inputs: [p, t], outputs: [l, dl] }, limits) => {
+      const batch = p.shape[0] ?? 1;
+      return one(loss.meanSquaredError({ batch, features: p.size / batch, scale: 1, limits }), [p, t, l, dl]);
+    },
+    grad: ([dy], { outputs: [, dp] }) => [dy ? ops.mul(ops.reshape(dy, [dy.size, ...dp.shape.slice(1).map(() => 1)]), dp) : null, null],
+  },
+  dropout: {
+    outputs: sameShape(0),
+    lower: ({ inputs: [x], outputs: [y], attrs: { rate, seed, step } }, limits) => {
+      const build = () => dropoutForward({ size: x.size, rate, seed, step: step() >>> 0, limits });
+      return one(build(), [x, y], () => build().uniforms!);
+    },
+    grad: ([dy], { attrs }) => [dy ? ops.dropoutGrad(dy, attrs) : null],
+  },
+  dropoutGrad: {
+    outputs: sameShape(0),
+    lower: ({ inputs: [dy], outputs: [dx], attrs: { rate, seed, step } }, limits) => {
+      const build = () => dropoutBackward({ size: dy.size, rate, seed, step: step() >>> 0, limits });
+      return one(build(), [dy, dx], () => build().uniforms!);
+    },
+    grad: notDifferentiable('dropoutGrad'),
+  },
+  update: {
+    outputs: () => [],
+    lower: ({ inputs, attrs }, limits) => {
+      const n = inputs[1].size;
+      return one(attrs.kernel(n, limits), inputs, attrs.uniformsAt && (() => attrs.uniformsAt!(n, limits)));
+    },
+    grad: notDifferentiable('an optimizer update'),
+  },
+  metrics: {
+    outputs: ([predictions, , l, acc]) => {
+      if (acc.size !== metricsAccumulatorSize) throw new Error(`metrics: the accumulator must hold ${metricsAccumulatorSize} values, got ${fmt(acc.shape)}`);
+      if (l.size !== predictions.shape[0]) throw new Error(`metrics: expected one loss per example (${predictions.shape[0]}), got ${fmt(l.shape)}`);
+      return [];
+    },
+    lower: ({ inputs: [predictions, labels, l, acc], attrs }, limits) => {
+      const batch = predictions.shape[0];
+      return one(trainingMetrics({ batch, classes: predictions.size / batch, labels: attrs.labels, limits }), [predictions, labels, l, acc]);
+    },
+    grad: notDifferentiable('metrics'),
+  },
+} satisfies OpTable;
+
+export { size as elementCount };
