@@ -1,0 +1,347 @@
+// The scheduler: turns a program (buffers and an ordered list of kernel dispatches) into a plan
+// whose memory is laid out once by liveness, whose pipelines, bind groups and uniform buffers are
+// made once, and which each run encodes into one command buffer and submits without waiting.
+
+import type { Kernel } from '../shaders/kernel.js';
+import { BufferUsage, sizeClass, storageUsage } from './pool.js';
+import type { Runtime } from './runtime.js';
+
+/**
+ * One buffer of a program. 'external' buffers belong to someone else (parameters, optimizer
+ * state, constants) and are bound as they are; 'input' buffers are written before each run;
+ * 'output' buffers keep their contents after a run for reading; 'temp' buffers are
+ * intermediates, whose memory is shared once they are dead.
+ */
+export interface ProgramBuffer {
+  readonly bytes: number;
+  readonly label: string;
+  readonly role: 'external' | 'input' | 'output' | 'temp';
+  readonly external?: GPUBuffer;
+  /** The same memory as that buffer (a reshape): its index in the program's buffers. */
+  readonly aliasOf?: number;
+}
+
+export type ProgramStep =
+  | {
+      readonly kernel: Kernel;
+      /** The program buffers bound to the kernel's storage bindings, in order. */
+      readonly args: readonly number[];
+      /** New uniform values for each run (a training step counter), written before it is submitted. */
+      readonly uniformsAt?: () => ArrayBuffer;
+    }
+  | { readonly copy: readonly [from: number, to: number]; readonly bytes: number };
+
+export interface Program {
+  readonly buffers: readonly ProgramBuffer[];
+  readonly steps: readonly ProgramStep[];
+}
+
+export interface MemoryPlan {
+  /** Physical buffer of each program buffer (aliases resolved). */
+  readonly assignment: readonly number[];
+  /** Bytes of each physical buffer the plan owns (temps, inputs, outputs). */
+  readonly sizes: readonly number[];
+  /** Bytes the plan holds on the device: the sum of `sizes`. */
+  readonly peakBytes: number;
+  /** Bytes all intermediates would take if none shared memory. */
+  readonly intermediateBytes: number;
+}
+
+function rootOf(buffers: readonly ProgramBuffer[], index: number): number {
+  let k = index;
+  for (let hops = 0; buffers[k].aliasOf !== undefined; hops++) {
+    if (hops > buffers.length) throw new Error(`planMemory: buffer ${index} ('${buffers[index].label}') aliases itself`);
+    k = buffers[k].aliasOf!;
+  }
+  return k;
+}
+
+function stepBuffers(step: ProgramStep): readonly number[] {
+  return 'copy' in step ? step.copy : step.args;
+}
+
+/**
+ * Assigns every buffer of `program` to physical memory. Temps live from the first step that
+ * touches them (or an alias of them) to the last; walking the steps in order, each temp takes
+ * the smallest free physical buffer that fits, or a new one, and gives it back after its last
+ * step. Inputs and outputs get buffers of their own, externals none (index −1).
+ */
+export function planMemory(program: Program): MemoryPlan {
+  const { buffers, steps } = program;
+  const roots = buffers.map((_, k) => rootOf(buffers, k));
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  steps.forEach((step, s) => {
+    for (const b of stepBuffers(step)) {
+      if (b < 0 || b >= buffers.length) throw new Error(`planMemory: step ${s} binds buffer ${b}, but the program has ${buffers.length}`);
+      const r = roots[b];
+      if (!first.has(r)) first.set(r, s);
+      last.set(r, s);
+    }
+  });
+  const sizes: number[] = [];
+  const physical = new Array<number>(buffers.length).fill(-1);
+  for (const [k, buffer] of buffers.entries()) {
+    if (roots[k] !== k || (buffer.role !== 'input' && buffer.role !== 'output')) continue;
+    physical[k] = sizes.push(sizeClass(buffer.bytes)) - 1;
+  }
+  const startsAt = new Map<number, number[]>();
+  const endsAt = new Map<number, number[]>();
+  let intermediateBytes = 0;
+  for (const [k, buffer] of buffers.entries()) {
+    if (roots[k] !== k || buffer.role !== 'temp' || !first.has(k)) continue;
+    intermediateBytes += sizeClass(buffer.bytes);
+    startsAt.set(first.get(k)!, [...(startsAt.get(first.get(k)!) ?? []), k]);
+    endsAt.set(last.get(k)!, [...(endsAt.get(last.get(k)!) ?? []), k]);
+  }
+  const free: number[] = [];
+  for (let s = 0; s < steps.length; s++) {
+    for (const k of startsAt.get(s) ?? []) {
+      const need = sizeClass(buffers[k].bytes);
+      let best = -1;
+      for (const [i, p] of free.entries()) {
+        if (sizes[p] >= need && (best < 0 || sizes[p] < sizes[free[best]])) best = i;
+      }
+      physical[k] = best >= 0 ? free.splice(best, 1)[0] : sizes.push(need) - 1;
+    }
+    for (const k of endsAt.get(s) ?? []) free.push(physical[k]);
+  }
+  const assignment = buffers.map((buffer, k) => (buffer.role === 'external' && roots[k] === k ? -1 : physical[roots[k]]));
+  return { assignment, sizes, peakBytes: sizes.reduce((a, b) => a + b, 0), intermediateBytes };
+}
+
+export interface ProfileRow {
+  kernel: string;
+  dispatches: number;
+  /** GPU time of all its dispatches in one run, from timestamp queries; NaN where the adapter has none. */
+  milliseconds: number;
+}
+
+/** Reads a small GPU buffer through a ring of staging buffers: sampled each run, never awaited. */
+export class RingReader {
+  private readonly slots: { buffer: GPUBuffer; state: 'free' | 'copied' | 'mapping' }[];
+  /** The newest values read back and the run they were copied at (−1 before the first). */
+  latest: { values: Float32Array; run: number } | null = null;
+
+  constructor(private readonly runtime: Runtime, private readonly source: GPUBuffer, private readonly bytes: number, slots = 3) {
+    this.slots = Array.from({ length: slots }, () => ({
+      buffer: runtime.pool.acquire(bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'ring readback'),
+      state: 'free' as const,
+    }));
+  }
+
+  /** Copies the source into a free slot, if one is free, within the run's command buffer. */
+  encode(encoder: GPUCommandEncoder): void {
+    const slot = this.slots.find((s) => s.state === 'free');
+    if (!slot) return;
+    encoder.copyBufferToBuffer(this.source, 0, slot.buffer, 0, this.bytes);
+    slot.state = 'copied';
+  }
+
+  /** After the submit: maps the slot copied in this run; its values arrive a few runs later. */
+  submitted(run: number): void {
+    const slot = this.slots.find((s) => s.state === 'copied');
+    if (!slot) return;
+    slot.state = 'mapping';
+    slot.buffer.mapAsync(0x0001 /* GPUMapMode.READ */, 0, this.bytes).then(
+      () => {
+        const values = new Float32Array(slot.buffer.getMappedRange(0, this.bytes).slice(0));
+        slot.buffer.unmap();
+        slot.state = 'free';
+        if (!this.latest || run > this.latest.run) this.latest = { values, run };
+      },
+      () => undefined, // the device was lost: the runtime reports it
+    );
+  }
+
+  /** The exact current values, waiting for all submitted work. */
+  async exact(): Promise<Float32Array> {
+    return new Float32Array(await this.runtime.read(this.source, this.bytes));
+  }
+
+  dispose(): void {
+    for (const slot of this.slots) if (slot.state !== 'mapping') this.runtime.pool.release(slot.buffer);
+  }
+}
+
+interface PreparedDispatch {
+  readonly kernel: Kernel;
+  readonly bindGroup: GPUBindGroup;
+  readonly pipeline: GPUComputePipeline;
+  readonly uniformBuffer?: GPUBuffer;
+  readonly uniformsAt?: () => ArrayBuffer;
+}
+
+type PreparedStep = PreparedDispatch | { readonly copy: readonly [GPUBuffer, GPUBuffer]; readonly bytes: number };
+
+/** A program made ready to run again and again. */
+export class Plan {
+  readonly memory: MemoryPlan;
+  /** Kernel dispatches per run. */
+  readonly dispatches: number;
+  private readonly physical: GPUBuffer[];
+  private readonly uniformBuffers: GPUBuffer[] = [];
+  private prepared: PreparedStep[] | null = null;
+  private readonly readers: RingReader[] = [];
+  private runs = 0;
+  private disposed = false;
+
+  constructor(readonly runtime: Runtime, readonly program: Program, readonly label: string) {
+    this.memory = planMemory(program);
+    this.dispatches = program.steps.filter((s) => !('copy' in s)).length;
+    this.physical = this.memory.sizes.map((bytes) => runtime.allocate(bytes, label, storageUsage));
+  }
+
+  /** Compiles every pipeline of the plan in parallel, without blocking the thread. */
+  async compile(): Promise<void> {
+    const kernels = this.program.steps.flatMap((s) => ('copy' in s ? [] : [s.kernel]));
+    await Promise.all(kernels.map((k) => this.runtime.pipelines.compile(k)));
+  }
+
+  /** The GPU buffer behind program buffer `index`. */
+  buffer(index: number): GPUBuffer {
+    const buffer = this.program.buffers[index];
+    const root = rootOf(this.program.buffers, index);
+    if (this.program.buffers[root].role === 'external') return this.program.buffers[root].external!;
+    if (buffer === undefined) throw new Error(`${this.label}: no buffer ${index}`);
+    return this.physical[this.memory.assignment[index]];
+  }
+
+  /** Writes a run's input (an 'input' buffer) before the next run. */
+  write(index: number, data: ArrayBufferView): void {
+    this.runtime.write(this.buffer(index), data);
+  }
+
+  /** Samples a buffer of this plan (a metrics accumulator) after every run, read a few runs late. */
+  watch(index: number, bytes: number): RingReader {
+    const reader = new RingReader(this.runtime, this.buffer(index), bytes);
+    this.readers.push(reader);
+    return reader;
+  }
+
+  private prepare(): PreparedStep[] {
+    const device = this.runtime.device;
+    return this.program.steps.map((step) => {
+      if ('copy' in step) return { copy: [this.buffer(step.copy[0]), this.buffer(step.copy[1])] as const, bytes: step.bytes };
+      const { kernel } = step;
+      const { pipeline, layout } = this.runtime.pipelines.get(kernel);
+      let uniformBuffer: GPUBuffer | undefined;
+      let next = 0;
+      const entries = kernel.bindings.map((kind, binding): GPUBindGroupEntry => {
+        if (kind !== 'uniform') return { binding, resource: { buffer: this.buffer(step.args[next++]) } };
+        if (!kernel.uniforms) throw new Error(`Kernel '${kernel.name}' declares a uniform binding but no uniforms`);
+        uniformBuffer = this.runtime.pool.acquire(kernel.uniforms.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${kernel.name} params`);
+        this.uniformBuffers.push(uniformBuffer);
+        device.queue.writeBuffer(uniformBuffer, 0, kernel.uniforms);
+        return { binding, resource: { buffer: uniformBuffer } };
+      });
+      if (next !== step.args.length) {
+        throw new Error(`${this.label}: kernel '${kernel.name}' binds ${next} storage buffers, the program gives ${step.args.length}`);
+      }
+      const bindGroup = device.createBindGroup({ label: kernel.name, layout, entries });
+      return { kernel, pipeline, bindGroup, uniformBuffer, uniformsAt: step.uniformsAt };
+    });
+  }
+
+  /**
+   * Encodes every step into the runtime's command encoder and submits it: one submit, no wait.
+   * Pipelines not compiled by `compile()` are created on the spot.
+   */
+  run(): void {
+    if (this.disposed) throw new Error(`${this.label} was disposed`);
+    this.runtime.check();
+    this.prepared ??= this.prepare();
+    for (const step of this.prepared) {
+      if ('uniformsAt' in step && step.uniformsAt && step.uniformBuffer) this.runtime.write(step.uniformBuffer, new Uint8Array(step.uniformsAt()));
+    }
+    const run = this.runs++;
+    this.runtime.encode((encoder) => {
+      // One compute pass for all dispatches (WebGPU orders them and their memory); a copy ends it.
+      let pass: GPUComputePassEncoder | null = null;
+      for (const step of this.prepared!) {
+        if ('copy' in step) {
+          pass?.end();
+          pass = null;
+          encoder.copyBufferToBuffer(step.copy[0], 0, step.copy[1], 0, step.bytes);
+          continue;
+        }
+        if (step.kernel.dispatch.some((n) => n === 0)) continue;
+        pass ??= encoder.beginComputePass({ label: this.label });
+        pass.setPipeline(step.pipeline);
+        pass.setBindGroup(0, step.bindGroup);
+        pass.dispatchWorkgroups(...step.kernel.dispatch);
+      }
+      pass?.end();
+      for (const reader of this.readers) reader.encode(encoder);
+    }, this.label);
+    void this.runtime.flush();
+    for (const reader of this.readers) reader.submitted(run);
+  }
+
+  /**
+   * Runs once with a timestamp around every dispatch and returns, per kernel, its dispatch count
+   * and GPU time. Without the adapter's 'timestamp-query' feature the times are NaN.
+   */
+  async profile(): Promise<ProfileRow[]> {
+    this.prepared ??= this.prepare();
+    const dispatches = this.prepared.filter((s): s is PreparedDispatch => !('copy' in s));
+    const rows = new Map<string, ProfileRow>();
+    for (const d of dispatches) {
+      const row = rows.get(d.kernel.name) ?? { kernel: d.kernel.name, dispatches: 0, milliseconds: 0 };
+      row.dispatches++;
+      rows.set(d.kernel.name, row);
+    }
+    const device = this.runtime.device;
+    if (!device.features.has('timestamp-query') || dispatches.length === 0) {
+      this.run();
+      for (const row of rows.values()) row.milliseconds = NaN;
+      return [...rows.values()];
+    }
+    const count = 2 * dispatches.length;
+    const querySet = device.createQuerySet({ type: 'timestamp', count });
+    const resolved = device.createBuffer({ size: count * 8, usage: 0x0200 /* QUERY_RESOLVE */ | BufferUsage.COPY_SRC });
+    try {
+      for (const step of this.prepared) {
+        if ('uniformsAt' in step && step.uniformsAt && step.uniformBuffer) this.runtime.write(step.uniformBuffer, new Uint8Array(step.uniformsAt()));
+      }
+      this.runtime.encode((encoder) => {
+        dispatches.forEach((d, i) => {
+          const pass = encoder.beginComputePass({ label: d.kernel.name, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+          if (d.kernel.dispatch.every((n) => n > 0)) {
+            pass.setPipeline(d.pipeline);
+            pass.setBindGroup(0, d.bindGroup);
+            pass.dispatchWorkgroups(...d.kernel.dispatch);
+          }
+          pass.end();
+        });
+        encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+      }, `${this.label} (profiled)`);
+      this.runs++;
+      const times = new BigUint64Array(await this.runtime.read(resolved, count * 8));
+      dispatches.forEach((d, i) => {
+        rows.get(d.kernel.name)!.milliseconds += Number(times[2 * i + 1] - times[2 * i]) / 1e6;
+      });
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
+    }
+    return [...rows.values()].sort((a, b) => b.milliseconds - a.milliseconds);
+  }
+
+  /** Gives the plan's buffer for program buffer `index` to the caller, who then owns it. */
+  take(index: number): GPUBuffer {
+    const p = this.memory.assignment[index];
+    const buffer = this.physical[p];
+    this.physical[p] = null as unknown as GPUBuffer;
+    return buffer;
+  }
+
+  /** Returns every buffer the plan owns to the pool. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const buffer of this.physical) if (buffer) this.runtime.release(buffer);
+    for (const buffer of this.uniformBuffers) this.runtime.release(buffer);
+    for (const reader of this.readers) reader.dispose();
+  }
+}
