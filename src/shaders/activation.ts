@@ -3,9 +3,8 @@
 // only the forward output. Matmul and conv epilogues and the standalone kernels share this table.
 // Softmax over the last axis, forward and backward, lives here too.
 
-import { linearGrid } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearMain, packUniforms, preamble } from './preamble.js';
+import { declareBindings, linearKernel, preamble } from './preamble.js';
 import { checkCount, rowLayout } from './reduce.js';
 
 export const activations = {
@@ -50,23 +49,11 @@ function activationKernel(
   inputs: readonly string[], output: string, body: string,
 ): Kernel {
   checkCount(builder, 'size', size, 0);
-  const functions = activationFunctions(activation);
-  const grid = linearGrid(size, limits);
-  const params = packUniforms([['n', 'u32', size]]);
-  const code = /* wgsl */ `${preamble}
-${functions}
-${params.struct}
-${inputs.map((b, k) => `@group(0) @binding(${k}) var<storage, read> ${b}: array<f32>;`).join('\n')}
-@group(0) @binding(${inputs.length}) var<storage, read_write> ${output}: array<f32>;
-@group(0) @binding(${inputs.length + 1}) var<uniform> p: Params;
-
-${linearMain(grid.workgroupSize[0])}
-  if (i >= p.n) { return; }
-${body}
-}
-`;
-  const bindings = [...inputs.map(() => 'read' as const), 'write', 'uniform'] as const;
-  return { name: `${name}_${activation}`, code, bindings, uniforms: params.data, ...grid };
+  return linearKernel({
+    name: `${name}_${activation}`, count: size, limits,
+    buffers: [...inputs.map((b) => [b, 'read', 'f32'] as const), [output, 'write', 'f32']],
+    countUniform: true, functions: activationFunctions(activation), body,
+  });
 }
 
 /** y = activation(x) elementwise; bindings: x, y, params. */
@@ -99,9 +86,9 @@ export function softmaxForward({ rows, cols, limits = defaultLimits }: SoftmaxPa
   checkCount('softmaxForward', 'rows', rows);
   checkCount('softmaxForward', 'cols', cols);
   const layout = rowLayout(rows, cols, limits);
+  const { wgsl, bindings } = declareBindings([['x', 'read', 'f32'], ['y', 'write', 'f32']], false);
   const code = /* wgsl */ `${preamble}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+${wgsl}
 ${layout.functions}
 
 ${layout.main}
@@ -115,7 +102,7 @@ ${layout.main}
   for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) { y[base + j] = exp(x[base + j] - m) * inv; }
 }
 `;
-  return { name: 'softmax_forward', code, bindings: ['read', 'write'], workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
+  return { name: 'softmax_forward', code, bindings, workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
 }
 
 /**
@@ -126,10 +113,9 @@ export function softmaxBackward({ rows, cols, limits = defaultLimits }: SoftmaxP
   checkCount('softmaxBackward', 'rows', rows);
   checkCount('softmaxBackward', 'cols', cols);
   const layout = rowLayout(rows, cols, limits);
+  const { wgsl, bindings } = declareBindings([['y', 'read', 'f32'], ['dy', 'read', 'f32'], ['dx', 'write', 'f32']], false);
   const code = /* wgsl */ `${preamble}
-@group(0) @binding(0) var<storage, read> y: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+${wgsl}
 ${layout.functions}
 
 ${layout.main}
@@ -140,5 +126,5 @@ ${layout.main}
   for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) { dx[base + j] = y[base + j] * (dy[base + j] - y_dy); }
 }
 `;
-  return { name: 'softmax_backward', code, bindings: ['read', 'read', 'write'], workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
+  return { name: 'softmax_backward', code, bindings, workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
 }

@@ -1,9 +1,8 @@
 // The input pipeline on the GPU: gather a batch of rows from a GPU-resident dataset by index,
 // and turn uint8 pixels (packed four to a u32 word) into scaled float32.
 
-import { linearGrid } from './grid.js';
 import { defaultLimits, type DType, type Kernel, type KernelLimits } from './kernel.js';
-import { linearMain, packUniforms, preamble, type UniformField } from './preamble.js';
+import { linearKernel, type UniformField } from './preamble.js';
 import { checkCount } from './reduce.js';
 
 /**
@@ -31,24 +30,12 @@ export function packBytes(bytes: Uint8Array): Uint32Array {
   return words;
 }
 
-function linearKernel(name: string, count: number, limits: KernelLimits, fields: UniformField[], declarations: string, bindings: Kernel['bindings'], body: string): Kernel {
-  const grid = linearGrid(count, limits);
-  const uniforms = fields.length ? packUniforms(fields) : undefined;
-  const code = /* wgsl */ `${preamble}
-${uniforms ? uniforms.struct : ''}
-${declarations}
-${uniforms ? `@group(0) @binding(${bindings.length - 1}) var<uniform> p: Params;` : ''}
-
-${linearMain(grid.workgroupSize[0])}
-  if (i >= ${count}u) { return; }
-${body}
-}
-`;
-  return { name, code, bindings, ...(uniforms ? { uniforms: uniforms.data } : {}), ...grid };
-}
-
-function checkFinite(kernel: string, name: string, value: number): void {
-  if (!Number.isFinite(value)) throw new Error(`${kernel}: ${name} must be a finite number, got ${value}`);
+/** The uniforms of out = byte·scale + offset, after checking that both are finite. */
+function scaleOffset(kernel: string, scale: number, offset: number): UniformField[] {
+  for (const [name, value] of [['scale', scale], ['offset', offset]] as const) {
+    if (!Number.isFinite(value)) throw new Error(`${kernel}: ${name} must be a finite number, got ${value}`);
+  }
+  return [['scale', 'f32', scale], ['offset', 'f32', offset]];
 }
 
 export interface GatherRowsParams {
@@ -74,16 +61,16 @@ export function gatherRows({ rows, rowSize, batch, dtype, limits = defaultLimits
   checkCount('gatherRows', 'rowSize', rowSize);
   checkCount('gatherRows', 'batch', batch);
   if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`gatherRows: dtype must be 'float32' or 'int32', got '${dtype}'`);
-  const declarations = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> source: array<u32>;
-@group(0) @binding(1) var<storage, read> indices: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;`;
   const body = /* wgsl */ `  let b = i / ${rowSize}u;
   let index = indices[b];
   let valid = index >= 0 && index < ${rows}i;
   let row = select(0u, u32(index), valid);
   out[i] = select(${dtype === 'float32' ? '0x7fc00000u' : '0xffffffffu'}, source[row * ${rowSize}u + i % ${rowSize}u], valid);`;
-  return linearKernel(`gather_rows_${dtype}`, batch * rowSize, limits, [], declarations, ['read', 'read', 'write'], body);
+  return linearKernel({
+    name: `gather_rows_${dtype}`, count: batch * rowSize, limits,
+    buffers: [['source', 'read', 'u32'], ['indices', 'read', 'i32'], ['out', 'write', 'u32']],
+    body,
+  });
 }
 
 export interface GatherBytesParams {
@@ -108,21 +95,16 @@ export function gatherBytes({ rows, rowBytes, batch, scale, offset, limits = def
   checkCount('gatherBytes', 'rows', rows);
   checkCount('gatherBytes', 'rowBytes', rowBytes);
   checkCount('gatherBytes', 'batch', batch);
-  checkFinite('gatherBytes', 'scale', scale);
-  checkFinite('gatherBytes', 'offset', offset);
-  const declarations = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> source: array<u32>;
-@group(0) @binding(1) var<storage, read> indices: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${nanWgsl}
-${byteAtWgsl}`;
   const body = /* wgsl */ `  let b = i / ${rowBytes}u;
   let index = indices[b];
   let valid = index >= 0 && index < ${rows}i;
   let address = select(0u, u32(index), valid) * ${rowBytes}u + i % ${rowBytes}u;
   out[i] = select(nan(), f32(byte_at(address)) * p.scale + p.offset, valid);`;
-  const fields: UniformField[] = [['scale', 'f32', scale], ['offset', 'f32', offset]];
-  return linearKernel('gather_bytes', batch * rowBytes, limits, fields, declarations, ['read', 'read', 'write', 'uniform'], body);
+  return linearKernel({
+    name: 'gather_bytes', count: batch * rowBytes, limits,
+    buffers: [['source', 'read', 'u32'], ['indices', 'read', 'i32'], ['out', 'write', 'f32']],
+    fields: scaleOffset('gatherBytes', scale, offset), functions: nanWgsl + byteAtWgsl, body,
+  });
 }
 
 export interface CastScaleParams {
@@ -139,21 +121,20 @@ export interface CastScaleParams {
  */
 export function castScale({ size, scale, offset, limits = defaultLimits }: CastScaleParams): Kernel {
   checkCount('castScale', 'size', size);
-  checkFinite('castScale', 'scale', scale);
-  checkFinite('castScale', 'offset', offset);
-  const declarations = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> source: array<u32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${byteAtWgsl}`;
-  const fields: UniformField[] = [['scale', 'f32', scale], ['offset', 'f32', offset]];
-  return linearKernel('cast_scale', size, limits, fields, declarations, ['read', 'write', 'uniform'], '  out[i] = f32(byte_at(i)) * p.scale + p.offset;');
+  return linearKernel({
+    name: 'cast_scale', count: size, limits,
+    buffers: [['source', 'read', 'u32'], ['out', 'write', 'f32']],
+    fields: scaleOffset('castScale', scale, offset), functions: byteAtWgsl,
+    body: '  out[i] = f32(byte_at(i)) * p.scale + p.offset;',
+  });
 }
 
 /** out = 1 − x, the inverted image of float32 pixels in [0, 1]. Bindings: x, out. */
 export function invert({ size, limits = defaultLimits }: { size: number; limits?: KernelLimits }): Kernel {
   checkCount('invert', 'size', size);
-  const declarations = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;`;
-  return linearKernel('invert', size, limits, [], declarations, ['read', 'write'], '  out[i] = 1.0 - x[i];');
+  return linearKernel({
+    name: 'invert', count: size, limits,
+    buffers: [['x', 'read', 'f32'], ['out', 'write', 'f32']],
+    body: '  out[i] = 1.0 - x[i];',
+  });
 }

@@ -1,9 +1,8 @@
 // Elementwise kernels: binary arithmetic with NumPy/TF.js broadcasting, tensor-scalar forms,
 // unary maps and fill. Each op is one WGSL expression in a table; the kernels around it are shared.
 
-import { linearGrid } from './grid.js';
 import { defaultLimits, type DType, type Kernel, type KernelLimits, wgslType } from './kernel.js';
-import { at8, linearMain, packUniforms, preamble, type UniformField } from './preamble.js';
+import { at8, linearKernel, type StorageBuffer, type UniformField } from './preamble.js';
 
 /** Binary ops as WGSL over `x` and `y` of the element type `T`. */
 const binaryOps = {
@@ -55,27 +54,13 @@ function broadcastStrides(shape: readonly number[], outShape: readonly number[])
   return strides;
 }
 
+/** WGSL `fn op(x, y)`: a binary op over the element type `T`. */
+function binaryFn(op: BinaryOp, T: 'f32' | 'i32'): string {
+  return `\nfn op(x: ${T}, y: ${T}) -> ${T} { return ${binaryOps[op][T]}; }`;
+}
+
 function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
-}
-
-function linearKernel(
-  name: string, count: number, limits: KernelLimits, fields: UniformField[],
-  buffers: string, bindings: Kernel['bindings'], body: string,
-): Kernel {
-  const grid = linearGrid(count, limits);
-  const params = packUniforms([['n', 'u32', count], ...fields]);
-  const code = /* wgsl */ `${preamble}
-${params.struct}
-${buffers}
-@group(0) @binding(${bindings.length - 1}) var<uniform> p: Params;
-
-${linearMain(grid.workgroupSize[0])}
-  if (i >= p.n) { return; }
-${body}
-}
-`;
-  return { name, code, bindings, uniforms: params.data, ...grid };
 }
 
 export interface BinaryParams {
@@ -92,14 +77,12 @@ export function binary({ op, dtype, aShape, bShape, limits = defaultLimits }: Bi
   if (outShape.length > maxRank) throw new Error(`binary ${op}: rank ${outShape.length} exceeds the supported ${maxRank}`);
   const T = wgslType(dtype);
   const same = aShape.length === bShape.length && aShape.every((d, k) => d === bShape[k]);
-  const buffers = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> a: array<${T}>;
-@group(0) @binding(1) var<storage, read> b: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${T}>;
-fn op(x: ${T}, y: ${T}) -> ${T} { return ${binaryOps[op][T]}; }`;
-  const bindings = ['read', 'read', 'write', 'uniform'] as const;
+  const buffers: StorageBuffer[] = [['a', 'read', T], ['b', 'read', T], ['out', 'write', T]];
+  const functions = binaryFn(op, T);
   const count = elementCount(outShape);
-  if (same) return linearKernel(op, count, limits, [], buffers, bindings, '  out[i] = op(a[i], b[i]);');
+  if (same) {
+    return linearKernel({ name: op, count, limits, buffers, countUniform: true, functions, body: '  out[i] = op(a[i], b[i]);' });
+  }
   const fields: UniformField[] = [
     ['rank', 'u32', outShape.length],
     ['shape', 'u32x8', outShape],
@@ -117,7 +100,7 @@ fn op(x: ${T}, y: ${T}) -> ${T} { return ${binaryOps[op][T]}; }`;
     ib += coord * ${at8('p.b_strides', 'k')};
   }
   out[i] = op(a[ia], b[ib]);`;
-  return linearKernel(`${op}_broadcast`, count, limits, fields, buffers, bindings, body);
+  return linearKernel({ name: `${op}_broadcast`, count, limits, buffers, fields, countUniform: true, functions, body });
 }
 
 export interface BinaryScalarParams {
@@ -133,27 +116,32 @@ export interface BinaryScalarParams {
 /** out = op(a, s) or op(s, a) for a scalar uniform s; bindings: a, out, params. */
 export function binaryScalar({ op, dtype, size, scalar, scalarFirst = false, limits = defaultLimits }: BinaryScalarParams): Kernel {
   const T = wgslType(dtype);
-  const buffers = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> a: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> out: array<${T}>;
-fn op(x: ${T}, y: ${T}) -> ${T} { return ${binaryOps[op][T]}; }`;
-  const body = scalarFirst ? '  out[i] = op(p.s, a[i]);' : '  out[i] = op(a[i], p.s);';
-  return linearKernel(`${op}_scalar`, size, limits, [['s', T, scalar]], buffers, ['read', 'write', 'uniform'], body);
+  return linearKernel({
+    name: `${op}_scalar`, count: size, limits,
+    buffers: [['a', 'read', T], ['out', 'write', T]],
+    fields: [['s', T, scalar]], countUniform: true,
+    functions: binaryFn(op, T),
+    body: scalarFirst ? '  out[i] = op(p.s, a[i]);' : '  out[i] = op(a[i], p.s);',
+  });
 }
 
 /** out = op(a); bindings: a, out, params. */
 export function unary({ op, dtype, size, limits = defaultLimits }: { op: UnaryOp; dtype: DType; size: number; limits?: KernelLimits }): Kernel {
   const T = wgslType(dtype);
-  const buffers = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> a: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> out: array<${T}>;
-fn op(x: ${T}) -> ${T} { return ${unaryOps[op][T]}; }`;
-  return linearKernel(op, size, limits, [], buffers, ['read', 'write', 'uniform'], '  out[i] = op(a[i]);');
+  return linearKernel({
+    name: op, count: size, limits,
+    buffers: [['a', 'read', T], ['out', 'write', T]], countUniform: true,
+    functions: `\nfn op(x: ${T}) -> ${T} { return ${unaryOps[op][T]}; }`,
+    body: '  out[i] = op(a[i]);',
+  });
 }
 
 /** out[i] = value; bindings: out, params. */
 export function fill({ dtype, size, value, limits = defaultLimits }: { dtype: DType; size: number; value: number; limits?: KernelLimits }): Kernel {
   const T = wgslType(dtype);
-  const buffers = `@group(0) @binding(0) var<storage, read_write> out: array<${T}>;`;
-  return linearKernel('fill', size, limits, [['value', T, value]], buffers, ['write', 'uniform'], '  out[i] = p.value;');
+  return linearKernel({
+    name: 'fill', count: size, limits,
+    buffers: [['out', 'write', T]], fields: [['value', T, value]], countUniform: true,
+    body: '  out[i] = p.value;',
+  });
 }

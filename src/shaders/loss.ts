@@ -1,9 +1,8 @@
 // Loss kernels: each reads predictions and targets once and writes both the loss values and
 // the gradient with respect to the predictions (times a uniform `scale`, e.g. 1/B for a mean).
 
-import { linearGrid } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearMain, packUniforms, preamble } from './preamble.js';
+import { declareBindings, linearKernel, packUniforms, preamble, type StorageBuffer } from './preamble.js';
 import { checkCount, rowLayout } from './reduce.js';
 
 /**
@@ -12,6 +11,14 @@ import { checkCount, rowLayout } from './reduce.js';
  */
 const nanBits = 'var<private> nan_bits: u32 = 0x7fc00000u;';
 const nan = 'bitcast<f32>(nan_bits)';
+
+/** The bindings of the losses over predictions and targets of one shape: both read, the loss and the gradient written. */
+const predictionBuffers: readonly StorageBuffer[] = [
+  ['predictions', 'read', 'f32'],
+  ['targets', 'read', 'f32'],
+  ['loss', 'write', 'f32'],
+  ['dpredictions', 'write', 'f32'],
+];
 
 export interface SoftmaxCrossEntropyParams {
   batch: number;
@@ -68,13 +75,15 @@ export function softmaxCrossEntropy({ batch, classes, labels, scale = 1 / batch,
     dlogits[base + j] = (exp(logits[base + j] - m) * inv * t_sum - labels[base + j]) * p.scale;
   }
   if (lane == 0u) { loss[row] = t_gap + t_sum * log_sum; }`;
+  const { wgsl, bindings } = declareBindings([
+    ['logits', 'read', 'f32'],
+    ['labels', 'read', sparse ? 'i32' : 'f32'],
+    ['loss', 'write', 'f32'],
+    ['dlogits', 'write', 'f32'],
+  ], true);
   const code = /* wgsl */ `${preamble}
 ${params.struct}
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<${sparse ? 'i32' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+${wgsl}
 ${sparse ? nanBits : ''}
 ${layout.functions}
 
@@ -95,7 +104,7 @@ ${body}
   return {
     name: `softmax_cross_entropy_${labels}`,
     code,
-    bindings: ['read', 'read', 'write', 'write', 'uniform'],
+    bindings,
     uniforms: params.data,
     workgroupSize: layout.workgroupSize,
     dispatch: layout.dispatch,
@@ -123,8 +132,6 @@ export interface BinaryCrossEntropyParams {
  */
 export function binaryCrossEntropy({ size, fromLogits, scale = 1 / Math.max(1, size), limits = defaultLimits }: BinaryCrossEntropyParams): Kernel {
   checkCount('binaryCrossEntropy', 'size', size, 0);
-  const grid = linearGrid(size, limits);
-  const params = packUniforms([['n', 'u32', size], ['scale', 'f32', scale]]);
   const body = fromLogits
     ? /* wgsl */ `
   let e = exp(-abs(x));
@@ -140,27 +147,11 @@ export function binaryCrossEntropy({ size, fromLogits, scale = 1 / Math.max(1, s
   loss[i] = -(t * log(q) + (1.0 - t) * log(1.0 - q));
   let inside = x >= epsilon && x <= 1.0 - epsilon;
   dpredictions[i] = select(0.0, (q - t) / (q * (1.0 - q)) * p.scale, inside);`;
-  const code = /* wgsl */ `${preamble}
-${params.struct}
-@group(0) @binding(0) var<storage, read> predictions: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<f32>;
-@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dpredictions: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-${linearMain(grid.workgroupSize[0])}
-  if (i >= p.n) { return; }
-  let x = predictions[i];
-  let t = targets[i];${body}
-}
-`;
-  return {
+  return linearKernel({
     name: fromLogits ? 'binary_cross_entropy_logits' : 'binary_cross_entropy',
-    code,
-    bindings: ['read', 'read', 'write', 'write', 'uniform'],
-    uniforms: params.data,
-    ...grid,
-  };
+    count: size, limits, buffers: predictionBuffers, fields: [['scale', 'f32', scale]], countUniform: true,
+    body: `  let x = predictions[i];\n  let t = targets[i];${body}`,
+  });
 }
 
 export interface MeanSquaredErrorParams {
@@ -181,13 +172,10 @@ export function meanSquaredError({ batch, features, scale = 1 / batch, limits = 
   const F = features;
   const layout = rowLayout(batch, F, limits);
   const params = packUniforms([['scale', 'f32', scale]]);
+  const { wgsl, bindings } = declareBindings(predictionBuffers, true);
   const code = /* wgsl */ `${preamble}
 ${params.struct}
-@group(0) @binding(0) var<storage, read> predictions: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<f32>;
-@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dpredictions: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+${wgsl}
 ${layout.functions}
 
 ${layout.main}
@@ -205,7 +193,7 @@ ${layout.main}
   return {
     name: 'mean_squared_error',
     code,
-    bindings: ['read', 'read', 'write', 'write', 'uniform'],
+    bindings,
     uniforms: params.data,
     workgroupSize: layout.workgroupSize,
     dispatch: layout.dispatch,

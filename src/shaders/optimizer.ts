@@ -1,9 +1,8 @@
 // Optimizer updates, Keras 3's formulas and defaults: one dispatch updates a whole parameter group
 // stored as one flat buffer, with its gradients and state buffers of the same length.
 
-import { linearGrid } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearMain, packUniforms, preamble, type UniformField } from './preamble.js';
+import { linearKernel, type UniformField } from './preamble.js';
 import { checkCount } from './reduce.js';
 
 /**
@@ -12,22 +11,11 @@ import { checkCount } from './reduce.js';
  * hyperparameters, so every setting shares one pipeline per binding layout.
  */
 function updateKernel(name: string, size: number, limits: KernelLimits, state: string[], fields: UniformField[], body: string, functions = ''): Kernel {
-  const buffers = ['grads', 'params', ...state];
-  const grid = linearGrid(size, limits);
-  const uniforms = packUniforms(fields);
-  const code = /* wgsl */ `${preamble}${functions}
-${uniforms.struct}
-${buffers.map((b, k) => `@group(0) @binding(${k}) var<storage, ${k === 0 ? 'read' : 'read_write'}> ${b}: array<f32>;`).join('\n')}
-@group(0) @binding(${buffers.length}) var<uniform> p: Params;
-
-${linearMain(grid.workgroupSize[0])}
-  if (i >= ${size}u) { return; }
-  let g = grads[i];
-${body}
-}
-`;
-  const bindings: Kernel['bindings'] = ['read', 'write', ...state.map(() => 'write' as const), 'uniform'];
-  return { name, code, bindings, uniforms: uniforms.data, ...grid };
+  return linearKernel({
+    name, count: size, limits,
+    buffers: [['grads', 'read', 'f32'], ...['params', ...state].map((b) => [b, 'write', 'f32'] as const)],
+    fields, functions, body: `  let g = grads[i];\n${body}`,
+  });
 }
 
 /** Throws unless lo ≤ value < hi (or ≤ hi when `closed`), naming the optimizer and the value. */

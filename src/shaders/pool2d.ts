@@ -2,9 +2,8 @@
 // 'same' and 'valid' padding. Backward passes gather (one invocation per dx element), so they
 // need no float atomics and their sums are deterministic.
 
-import { linearGrid } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearMain, preamble } from './preamble.js';
+import { linearKernel, type StorageBuffer } from './preamble.js';
 import { type Padding, windowAxis } from './window.js';
 
 export interface Pool2dShape {
@@ -106,18 +105,20 @@ const coveringWindows = /* wgsl */ `
   let ox1 = min((ix + PL) / SW, OW - 1);
   let out_base = b * OH * OW * C + c;`;
 
-function poolKernel(name: string, g: Pool2dGeometry, count: number, limits: KernelLimits, buffers: string, bindings: Kernel['bindings'], body: string): Kernel {
-  const grid = linearGrid(count, limits);
-  const code = /* wgsl */ `${preamble}
-${constants(g)}
-${buffers}
-
-${linearMain(grid.workgroupSize[0])}
-  if (i >= ${count}u) { return; }
-${body}
-}
-`;
-  return { name, code, bindings, ...grid };
+/**
+ * One invocation per output element (`over` 'output': the forward passes, with `outputWindow`
+ * decoded) or per input element ('input': the backward passes, with `coveringWindows`), the
+ * geometry as WGSL constants.
+ */
+function poolKernel(
+  builder: string, name: string, s: Pool2dShape, over: 'output' | 'input', buffers: readonly StorageBuffer[], body: string,
+): Kernel {
+  const g = pool2dGeometry(builder, s);
+  return linearKernel({
+    name, limits: s.limits ?? defaultLimits, buffers, functions: constants(g),
+    count: over === 'output' ? g.B * g.OH * g.OW * g.C : g.B * g.H * g.W * g.C,
+    body: `${over === 'output' ? outputWindow : coveringWindows}${body}`,
+  });
 }
 
 /**
@@ -127,16 +128,11 @@ ${body}
  * Bindings: x, y, argmax (int32).
  */
 export function maxPool2dForward(s: Pool2dShape): Kernel {
-  const g = pool2dGeometry('maxPool2dForward', s);
-  const count = g.B * g.OH * g.OW * g.C;
-  const buffers = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> argmax: array<i32>;`;
+  const buffers: StorageBuffer[] = [['x', 'read', 'f32'], ['y', 'write', 'f32'], ['argmax', 'write', 'i32']];
   // Every 'same' or 'valid' window holds at least one image element (padding is at most
   // window − 1 in total), so `best_index` is always set; starting from the first element
   // rather than a −∞ constant also makes an all −∞ window pick its first element.
-  const body = /* wgsl */ `${outputWindow}
+  const body = /* wgsl */ `
   var best = 0.0;
   var best_index = -1;
   for (var iy = y0; iy < y1; iy++) {
@@ -151,7 +147,7 @@ export function maxPool2dForward(s: Pool2dShape): Kernel {
   }
   y[i] = best;
   argmax[i] = best_index;`;
-  return poolKernel('max_pool2d', g, count, s.limits ?? defaultLimits, buffers, ['read', 'write', 'write'], body);
+  return poolKernel('maxPool2dForward', 'max_pool2d', s, 'output', buffers, body);
 }
 
 /**
@@ -160,13 +156,8 @@ export function maxPool2dForward(s: Pool2dShape): Kernel {
  * Bindings: dy, argmax (int32, from maxPool2dForward), dx.
  */
 export function maxPool2dBackward(s: Pool2dShape): Kernel {
-  const g = pool2dGeometry('maxPool2dBackward', s);
-  const count = g.B * g.H * g.W * g.C;
-  const buffers = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> argmax: array<i32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;`;
-  const body = /* wgsl */ `${coveringWindows}
+  const buffers: StorageBuffer[] = [['dy', 'read', 'f32'], ['argmax', 'read', 'i32'], ['dx', 'write', 'f32']];
+  const body = /* wgsl */ `
   var sum = 0.0;
   for (var oy = oy0; oy <= oy1; oy++) {
     for (var ox = ox0; ox <= ox1; ox++) {
@@ -175,7 +166,7 @@ export function maxPool2dBackward(s: Pool2dShape): Kernel {
     }
   }
   dx[i] = sum;`;
-  return poolKernel('max_pool2d_backward', g, count, s.limits ?? defaultLimits, buffers, ['read', 'read', 'write'], body);
+  return poolKernel('maxPool2dBackward', 'max_pool2d_backward', s, 'input', buffers, body);
 }
 
 /**
@@ -184,12 +175,8 @@ export function maxPool2dBackward(s: Pool2dShape): Kernel {
  * Bindings: x, y.
  */
 export function avgPool2dForward(s: Pool2dShape): Kernel {
-  const g = pool2dGeometry('avgPool2dForward', s);
-  const count = g.B * g.OH * g.OW * g.C;
-  const buffers = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;`;
-  const body = /* wgsl */ `${outputWindow}
+  const buffers: StorageBuffer[] = [['x', 'read', 'f32'], ['y', 'write', 'f32']];
+  const body = /* wgsl */ `
   var sum = 0.0;
   for (var iy = y0; iy < y1; iy++) {
     for (var ix = x0; ix < x1; ix++) {
@@ -197,7 +184,7 @@ export function avgPool2dForward(s: Pool2dShape): Kernel {
     }
   }
   y[i] = sum / f32((y1 - y0) * (x1 - x0));`;
-  return poolKernel('avg_pool2d', g, count, s.limits ?? defaultLimits, buffers, ['read', 'write'], body);
+  return poolKernel('avgPool2dForward', 'avg_pool2d', s, 'output', buffers, body);
 }
 
 /**
@@ -206,12 +193,8 @@ export function avgPool2dForward(s: Pool2dShape): Kernel {
  * Bindings: dy, dx.
  */
 export function avgPool2dBackward(s: Pool2dShape): Kernel {
-  const g = pool2dGeometry('avgPool2dBackward', s);
-  const count = g.B * g.H * g.W * g.C;
-  const buffers = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dx: array<f32>;`;
-  const body = /* wgsl */ `${coveringWindows}
+  const buffers: StorageBuffer[] = [['dy', 'read', 'f32'], ['dx', 'write', 'f32']];
+  const body = /* wgsl */ `
   var sum = 0.0;
   for (var oy = oy0; oy <= oy1; oy++) {
     let rows = min(oy * SH - PT + PH, H) - max(oy * SH - PT, 0);
@@ -221,5 +204,5 @@ export function avgPool2dBackward(s: Pool2dShape): Kernel {
     }
   }
   dx[i] = sum;`;
-  return poolKernel('avg_pool2d_backward', g, count, s.limits ?? defaultLimits, buffers, ['read', 'write'], body);
+  return poolKernel('avgPool2dBackward', 'avg_pool2d_backward', s, 'input', buffers, body);
 }

@@ -1,5 +1,9 @@
-// WGSL shared by every kernel (index helpers, numerically safe functions) and the packing of
-// uniform parameters, so no kernel pastes its own copy.
+// WGSL shared by every kernel (index helpers, numerically safe functions), the packing of
+// uniform parameters, binding declarations and the one-invocation-per-element kernel wrapper,
+// so no kernel pastes its own copy.
+
+import { linearGrid } from './grid.js';
+import type { BindingKind, Kernel, KernelLimits } from './kernel.js';
 
 /** Helpers every kernel may call. Unused functions cost nothing in WGSL. */
 export const preamble = /* wgsl */ `
@@ -62,4 +66,64 @@ export function packUniforms(fields: readonly UniformField[]): Uniforms {
   const view = new DataView(data);
   for (const write of writes) write(view);
   return { struct: `struct Params {\n  ${members.join(',\n  ')},\n}`, data };
+}
+
+/** A storage binding: its WGSL name, whether the kernel only reads it, and its element type. */
+export type StorageBuffer = readonly [name: string, access: 'read' | 'write', type: 'f32' | 'i32' | 'u32'];
+
+export interface Bindings {
+  /** `@group(0) @binding(k)` declarations, in order, ending with `p: Params` when there is a uniform. */
+  readonly wgsl: string;
+  readonly bindings: BindingKind[];
+}
+
+/** Declares `buffers` as bindings 0, 1, ... of group 0, then the uniform `p: Params` when `uniform`. */
+export function declareBindings(buffers: readonly StorageBuffer[], uniform: boolean): Bindings {
+  const lines = buffers.map(([name, access, type], k) =>
+    `@group(0) @binding(${k}) var<storage, ${access === 'read' ? 'read' : 'read_write'}> ${name}: array<${type}>;`);
+  if (uniform) lines.push(`@group(0) @binding(${buffers.length}) var<uniform> p: Params;`);
+  return {
+    wgsl: lines.join('\n'),
+    bindings: [...buffers.map(([, access]) => access), ...(uniform ? ['uniform' as const] : [])],
+  };
+}
+
+export interface LinearKernelParams {
+  name: string;
+  /** Invocations: the body runs once for each flat index `i` < count. */
+  count: number;
+  limits: KernelLimits;
+  /** Storage bindings, in binding order. */
+  buffers: readonly StorageBuffer[];
+  /**
+   * Fields of the uniform `p`, bound after the buffers. Without fields (and without
+   * `countUniform`) the kernel has no uniform binding.
+   */
+  fields?: readonly UniformField[];
+  /**
+   * Pass `count` as the first uniform field `p.n` rather than as a WGSL constant, so that every
+   * size shares one pipeline.
+   */
+  countUniform?: boolean;
+  /** Module-scope WGSL the body calls: functions, constants, private variables. */
+  functions?: string;
+  /** WGSL statements run for element `i`. */
+  body: string;
+}
+
+/** A kernel with one invocation per element of a flat range: `i` is the element, bounds-checked. */
+export function linearKernel({ name, count, limits, buffers, fields = [], countUniform = false, functions = '', body }: LinearKernelParams): Kernel {
+  const grid = linearGrid(count, limits);
+  const allFields: readonly UniformField[] = countUniform ? [['n', 'u32', count], ...fields] : fields;
+  const uniforms = allFields.length > 0 ? packUniforms(allFields) : undefined;
+  const { wgsl, bindings } = declareBindings(buffers, uniforms !== undefined);
+  const code = /* wgsl */ `${preamble}${functions}
+${uniforms ? `${uniforms.struct}\n` : ''}${wgsl}
+
+${linearMain(grid.workgroupSize[0])}
+  if (i >= ${countUniform ? 'p.n' : `${count}u`}) { return; }
+${body}
+}
+`;
+  return { name, code, bindings, ...(uniforms ? { uniforms: uniforms.data } : {}), ...grid };
 }

@@ -1,9 +1,8 @@
 // Counter-based random numbers: a stateless hash of (seed, step, element index), shared as WGSL,
 // with inverted dropout (whose backward pass regenerates its mask) and Keras's random initializers.
 
-import { linearGrid } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearMain, packUniforms, preamble, type UniformField } from './preamble.js';
+import { linearKernel, type UniformField } from './preamble.js';
 import { checkCount } from './reduce.js';
 
 /**
@@ -65,24 +64,6 @@ function checkU32(kernel: string, name: string, value: number): void {
   }
 }
 
-/** One invocation per element i < size, with the random functions and the uniforms `p` in scope. */
-function randomKernel(name: string, size: number, limits: KernelLimits, fields: UniformField[], buffers: string, bindings: Kernel['bindings'], body: string): Kernel {
-  const grid = linearGrid(size, limits);
-  const params = packUniforms(fields);
-  const code = /* wgsl */ `${preamble}
-${randomWgsl}
-${params.struct}
-${buffers}
-@group(0) @binding(${bindings.length - 1}) var<uniform> p: Params;
-
-${linearMain(grid.workgroupSize[0])}
-  if (i >= ${size}u) { return; }
-${body}
-}
-`;
-  return { name, code, bindings, uniforms: params.data, ...grid };
-}
-
 export interface DropoutParams {
   size: number;
   /** Fraction of elements dropped, in [0, 1). */
@@ -105,12 +86,12 @@ function dropoutKernel(name: string, { size, rate, seed, step, limits = defaultL
     ['threshold', 'u32', dropoutThreshold(rate)],
     ['scale', 'f32', 1 / (1 - rate)],
   ];
-  const buffers = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> ${input}: array<f32>;
-@group(0) @binding(1) var<storage, read_write> ${output}: array<f32>;`;
   const body = /* wgsl */ `  let keep = (random_u32(p.seed, p.step, i) >> 8u) >= p.threshold;
   ${output}[i] = select(0.0, ${input}[i] * p.scale, keep);`;
-  return randomKernel(name, size, limits, fields, buffers, ['read', 'write', 'uniform'], body);
+  return linearKernel({
+    name, count: size, limits, buffers: [[input, 'read', 'f32'], [output, 'write', 'f32']],
+    fields, functions: randomWgsl, body,
+  });
 }
 
 /**
@@ -155,9 +136,8 @@ function uniformKernel(name: string, size: number, min: number, max: number, see
     throw new Error(`${name}: expected finite min < max, got min ${min}, max ${max}`);
   }
   const fields: UniformField[] = [['seed', 'u32', seed], ['min', 'f32', min], ['range', 'f32', max - min]];
-  const buffers = '@group(0) @binding(0) var<storage, read_write> out: array<f32>;';
   const body = '  out[i] = p.min + random_unit(p.seed, 0u, i) * p.range;';
-  return randomKernel(name, size, limits, fields, buffers, ['write', 'uniform'], body);
+  return linearKernel({ name, count: size, limits, buffers: [['out', 'write', 'f32']], fields, functions: randomWgsl, body });
 }
 
 export interface RandomNormalParams {
@@ -184,14 +164,13 @@ export function randomNormal({ size, mean = 0, stddev = 0.05, seed, limits = def
     throw new Error(`${name}: expected a finite mean and a finite stddev ≥ 0, got mean ${mean}, stddev ${stddev}`);
   }
   const fields: UniformField[] = [['seed', 'u32', seed], ['mean', 'f32', mean], ['stddev', 'f32', stddev]];
-  const buffers = '@group(0) @binding(0) var<storage, read_write> out: array<f32>;';
   const body = /* wgsl */ `  let u1 = f32((random_u32(p.seed, 0u, i & ~1u) >> 8u) + 1u) * 5.9604644775390625e-8;
   let u2 = random_unit(p.seed, 0u, i | 1u);
   let r = sqrt(-2.0 * log(u1));
   let theta = 3.14159265358979 * (2.0 * u2 - 1.0);
   let z = select(r * cos(theta), r * sin(theta), (i & 1u) == 1u);
   out[i] = p.mean + p.stddev * z;`;
-  return randomKernel(name, size, limits, fields, buffers, ['write', 'uniform'], body);
+  return linearKernel({ name, count: size, limits, buffers: [['out', 'write', 'f32']], fields, functions: randomWgsl, body });
 }
 
 /** TypeScript twin of randomNormal's standard normal z for element `index`, in float64. */
