@@ -36,7 +36,7 @@ export class BufferPool {
   /** Buffers created since the pool was made; the tests read it to see reuse. */
   created = 0;
 
-  constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
+  constructor(private readonly device: GPUDevice, readonly maxBufferSize: number) {}
 
   acquire(bytes: number, usage: number, label = 'shaderflow'): GPUBuffer {
     const size = sizeClass(bytes);

@@ -37,14 +37,18 @@ export interface Program {
 }
 
 export interface MemoryPlan {
-  /** Physical buffer of each program buffer (aliases resolved). */
+  /** Physical buffer of each program buffer (aliases resolved); −1 for externals. */
   readonly assignment: readonly number[];
-  /** Bytes of each physical buffer the plan owns (temps, inputs, outputs). */
+  /** Byte offset of each program buffer within its physical buffer. */
+  readonly offsets: readonly number[];
+  /** Bytes of each physical buffer the plan owns (inputs, outputs, then the arenas of temps). */
   readonly sizes: readonly number[];
   /** Bytes the plan holds on the device: the sum of `sizes`. */
   readonly peakBytes: number;
   /** Bytes all intermediates would take if none shared memory. */
   readonly intermediateBytes: number;
+  /** The most bytes of intermediates alive at any one step: what a perfect planner would need for them. */
+  readonly liveBytes: number;
 }
 
 function rootOf(buffers: readonly ProgramBuffer[], index: number): number {
@@ -60,13 +64,20 @@ function stepBuffers(step: ProgramStep): readonly number[] {
   return 'copy' in step ? step.copy : step.args;
 }
 
+/** Storage buffer binding offsets must be multiples of this (WebGPU's minStorageBufferOffsetAlignment default). */
+const offsetAlignment = 256;
+
+const align = (n: number, to = offsetAlignment): number => Math.ceil(n / to) * to;
+
 /**
- * Assigns every buffer of `program` to physical memory. Temps live from the first step that
- * touches them (or an alias of them) to the last; walking the steps in order, each temp takes
- * the smallest free physical buffer that fits, or a new one, and gives it back after its last
- * step. Inputs and outputs get buffers of their own, externals none (index −1).
+ * Lays out every buffer of `program` in physical memory. A temp lives from the first step that
+ * touches it (or an alias of it) to the last. Temps are placed largest first, each at the lowest
+ * offset of an arena where nothing alive at the same time lies (TFLite's "greedy by size" arena
+ * planner): the forward activations' memory serves the backward pass's gradients, and two small
+ * temps can share the space of one large dead one. Arenas grow up to `maxBufferBytes`, then a
+ * new one starts. Inputs and outputs get buffers of their own, externals none (−1).
  */
-export function planMemory(program: Program): MemoryPlan {
+export function planMemory(program: Program, maxBufferBytes = Infinity): MemoryPlan {
   const { buffers, steps } = program;
   const roots = buffers.map((_, k) => rootOf(buffers, k));
   const first = new Map<number, number>();
@@ -81,33 +92,72 @@ export function planMemory(program: Program): MemoryPlan {
   });
   const sizes: number[] = [];
   const physical = new Array<number>(buffers.length).fill(-1);
+  const offsets = new Array<number>(buffers.length).fill(0);
   for (const [k, buffer] of buffers.entries()) {
     if (roots[k] !== k || (buffer.role !== 'input' && buffer.role !== 'output')) continue;
     physical[k] = sizes.push(sizeClass(buffer.bytes)) - 1;
   }
-  const startsAt = new Map<number, number[]>();
-  const endsAt = new Map<number, number[]>();
-  let intermediateBytes = 0;
-  for (const [k, buffer] of buffers.entries()) {
-    if (roots[k] !== k || buffer.role !== 'temp' || !first.has(k)) continue;
-    intermediateBytes += sizeClass(buffer.bytes);
-    startsAt.set(first.get(k)!, [...(startsAt.get(first.get(k)!) ?? []), k]);
-    endsAt.set(last.get(k)!, [...(endsAt.get(last.get(k)!) ?? []), k]);
-  }
-  const free: number[] = [];
-  for (let s = 0; s < steps.length; s++) {
-    for (const k of startsAt.get(s) ?? []) {
-      const need = sizeClass(buffers[k].bytes);
-      let best = -1;
-      for (const [i, p] of free.entries()) {
-        if (sizes[p] >= need && (best < 0 || sizes[p] < sizes[free[best]])) best = i;
-      }
-      physical[k] = best >= 0 ? free.splice(best, 1)[0] : sizes.push(need) - 1;
+  const temps = buffers
+    .map((buffer, k) => ({ k, bytes: align(Math.max(buffer.bytes, 1)), role: buffer.role }))
+    .filter(({ k, role }) => roots[k] === k && role === 'temp' && first.has(k))
+    .sort((a, b) => b.bytes - a.bytes || first.get(a.k)! - first.get(b.k)!);
+  // WebGPU forbids binding one buffer as writable storage and again in the same dispatch, even
+  // at disjoint ranges: temps that meet in a step never share an arena.
+  const together = new Map<number, Set<number>>();
+  for (const step of steps) {
+    const here = new Set(stepBuffers(step).map((b) => roots[b]));
+    for (const r of here) {
+      const set = together.get(r) ?? new Set<number>();
+      for (const o of here) if (o !== r) set.add(o);
+      together.set(r, set);
     }
-    for (const k of endsAt.get(s) ?? []) free.push(physical[k]);
   }
+  type Placed = { k: number; offset: number; bytes: number; from: number; to: number };
+  const arenas: { index: number; placed: Placed[]; extent: number }[] = [];
+  for (const { k, bytes } of temps) {
+    const [from, to] = [first.get(k)!, last.get(k)!];
+    let placedIn: (typeof arenas)[number] | undefined;
+    let offset = 0;
+    for (const arena of arenas) {
+      offset = 0;
+      if (arena.placed.some((p) => together.get(k)?.has(p.k))) continue;
+      const overlapping = arena.placed.filter((p) => p.from <= to && p.to >= from).sort((a, b) => a.offset - b.offset);
+      for (const p of overlapping) {
+        if (offset + bytes <= p.offset) break;
+        offset = Math.max(offset, p.offset + p.bytes);
+      }
+      if (offset + bytes <= maxBufferBytes) {
+        placedIn = arena;
+        break;
+      }
+    }
+    if (!placedIn) {
+      if (bytes > maxBufferBytes) throw new Error(`planMemory: an intermediate of ${bytes} bytes exceeds the device's largest buffer (${maxBufferBytes} bytes)`);
+      placedIn = { index: -1, placed: [], extent: 0 };
+      arenas.push(placedIn);
+      offset = 0;
+    }
+    placedIn.placed.push({ k, offset, bytes, from, to });
+    placedIn.extent = Math.max(placedIn.extent, offset + bytes);
+    offsets[k] = offset;
+    physical[k] = arenas.indexOf(placedIn); // an arena number for now
+  }
+  const arenaBase = sizes.length;
+  for (const arena of arenas) sizes.push(arena.extent);
+  for (const { k } of temps) physical[k] += arenaBase;
+  const intermediateBytes = temps.reduce((n, t) => n + t.bytes, 0);
+  const alive = new Array<number>(steps.length).fill(0);
+  for (const { k, bytes } of temps) for (let s = first.get(k)!; s <= last.get(k)!; s++) alive[s] += bytes;
+  const liveBytes = Math.max(0, ...alive);
   const assignment = buffers.map((buffer, k) => (buffer.role === 'external' && roots[k] === k ? -1 : physical[roots[k]]));
-  return { assignment, sizes, peakBytes: sizes.reduce((a, b) => a + b, 0), intermediateBytes };
+  return {
+    assignment,
+    offsets: buffers.map((_, k) => offsets[roots[k]]),
+    sizes,
+    peakBytes: sizes.reduce((a, b) => a + b, 0),
+    intermediateBytes,
+    liveBytes,
+  };
 }
 
 export interface ProfileRow {
@@ -172,7 +222,8 @@ interface PreparedDispatch {
   readonly uniformsAt?: () => ArrayBuffer;
 }
 
-type PreparedStep = PreparedDispatch | { readonly copy: readonly [GPUBuffer, GPUBuffer]; readonly bytes: number };
+type Located = { buffer: GPUBuffer; offset?: number };
+type PreparedStep = PreparedDispatch | { readonly copy: readonly [Located, Located]; readonly bytes: number };
 
 /** A program made ready to run again and again. */
 export class Plan {
@@ -187,7 +238,7 @@ export class Plan {
   private disposed = false;
 
   constructor(readonly runtime: Runtime, readonly program: Program, readonly label: string) {
-    this.memory = planMemory(program);
+    this.memory = planMemory(program, runtime.pool.maxBufferSize);
     this.dispatches = program.steps.filter((s) => !('copy' in s)).length;
     this.physical = this.memory.sizes.map((bytes) => runtime.allocate(bytes, label, storageUsage));
   }
@@ -198,13 +249,20 @@ export class Plan {
     await Promise.all(kernels.map((k) => this.runtime.pipelines.compile(k)));
   }
 
-  /** The GPU buffer behind program buffer `index`. */
+  /** The GPU buffer behind program buffer `index` (inputs, outputs and externals have one to themselves). */
   buffer(index: number): GPUBuffer {
+    return this.binding(index).buffer;
+  }
+
+  /** Where program buffer `index` lies: its GPU buffer, and for a temp its range in an arena. */
+  private binding(index: number): { buffer: GPUBuffer; offset?: number; size?: number } {
     const buffer = this.program.buffers[index];
-    const root = rootOf(this.program.buffers, index);
-    if (this.program.buffers[root].role === 'external') return this.program.buffers[root].external!;
     if (buffer === undefined) throw new Error(`${this.label}: no buffer ${index}`);
-    return this.physical[this.memory.assignment[index]];
+    const root = this.program.buffers[rootOf(this.program.buffers, index)];
+    if (root.role === 'external') return { buffer: root.external! };
+    const physical = this.physical[this.memory.assignment[index]];
+    if (root.role !== 'temp') return { buffer: physical };
+    return { buffer: physical, offset: this.memory.offsets[index], size: Math.max(4, Math.ceil(buffer.bytes / 4) * 4) };
   }
 
   /** Writes a run's input (an 'input' buffer) before the next run. */
@@ -222,13 +280,16 @@ export class Plan {
   private prepare(): PreparedStep[] {
     const device = this.runtime.device;
     return this.program.steps.map((step) => {
-      if ('copy' in step) return { copy: [this.buffer(step.copy[0]), this.buffer(step.copy[1])] as const, bytes: step.bytes };
+      if ('copy' in step) {
+        const [from, to] = step.copy.map((k) => this.binding(k));
+        return { copy: [from, to] as const, bytes: step.bytes };
+      }
       const { kernel } = step;
       const { pipeline, layout } = this.runtime.pipelines.get(kernel);
       let uniformBuffer: GPUBuffer | undefined;
       let next = 0;
       const entries = kernel.bindings.map((kind, binding): GPUBindGroupEntry => {
-        if (kind !== 'uniform') return { binding, resource: { buffer: this.buffer(step.args[next++]) } };
+        if (kind !== 'uniform') return { binding, resource: this.binding(step.args[next++]) };
         if (!kernel.uniforms) throw new Error(`Kernel '${kernel.name}' declares a uniform binding but no uniforms`);
         uniformBuffer = this.runtime.pool.acquire(kernel.uniforms.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${kernel.name} params`);
         this.uniformBuffers.push(uniformBuffer);
@@ -262,7 +323,8 @@ export class Plan {
         if ('copy' in step) {
           pass?.end();
           pass = null;
-          encoder.copyBufferToBuffer(step.copy[0], 0, step.copy[1], 0, step.bytes);
+          const [from, to] = step.copy;
+          encoder.copyBufferToBuffer(from.buffer, from.offset ?? 0, to.buffer, to.offset ?? 0, step.bytes);
           continue;
         }
         if (step.kernel.dispatch.some((n) => n === 0)) continue;

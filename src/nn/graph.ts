@@ -65,6 +65,13 @@ export class Trace implements TraceRef {
 }
 
 let active: Trace | null = null;
+const producers = new WeakMap<Tensor, Node>();
+
+/** The value every element of `t` holds when a traced fill made it, else undefined. */
+export function constantValue(t: Tensor): number | undefined {
+  const node = producers.get(t);
+  return node?.kind === 'fill' ? (node.attrs as OpAttrs['fill']).value : undefined;
+}
 
 /** The trace recording ops now, if any. */
 export function activeTrace(): Trace | null {
@@ -106,7 +113,9 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
     const trace = active;
     const rt = runtime();
     const outputs = shapes.map((s) => new Tensor(rt, null, s.shape, s.dtype, trace));
-    trace.nodes.push({ kind, inputs, attrs, outputs } as Node);
+    const node = { kind, inputs, attrs, outputs } as Node;
+    trace.nodes.push(node);
+    for (const o of outputs) producers.set(o, node);
     return outputs;
   }
   const outputs = shapes.map((s) => emptyTensor(s.shape, s.dtype, kind));

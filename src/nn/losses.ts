@@ -5,10 +5,31 @@ import { apply } from './graph.js';
 import { check, disposing, mean } from './ops.js';
 import type { Tensor } from './tensor.js';
 
-function reduced(outputs: Tensor[]): Tensor {
-  const [perExample, gradient] = outputs;
+function perExample(outputs: Tensor[]): Tensor {
+  const [loss, gradient] = outputs;
   if (!gradient.isSymbolic) gradient.dispose(); // eager: only a gradient rule reads it
-  return disposing(perExample, (l) => mean(l));
+  return loss;
+}
+
+function reduced(outputs: Tensor[]): Tensor {
+  return disposing(perExample(outputs), (l) => mean(l));
+}
+
+/**
+ * @internal The loss of each example [batch] (of each element for binary cross-entropy), whose
+ * mean is the loss; a training step also feeds it to the metrics accumulator.
+ */
+export function lossPerExample(kind: 'sparse' | 'onehot' | 'sigmoid' | 'binary' | 'mse', labels: Tensor, predictions: Tensor): Tensor {
+  switch (kind) {
+    case 'sparse':
+    case 'onehot':
+      return perExample(apply('softmaxCrossEntropy', [predictions, labels], { labels: kind }));
+    case 'sigmoid':
+    case 'binary':
+      return perExample(apply('binaryCrossEntropy', [predictions, labels], { fromLogits: kind === 'sigmoid' }));
+    case 'mse':
+      return perExample(apply('meanSquaredError', [predictions, labels], {}));
+  }
 }
 
 /** Mean softmax cross-entropy of `logits` [batch, classes] against one-hot labels, as tf.losses.softmaxCrossEntropy. */

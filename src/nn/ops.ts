@@ -5,9 +5,9 @@
 import { runtime } from '../gpu/device.js';
 import type { Activation } from '../shaders/activation.js';
 import { activationNames } from '../shaders/activation.js';
-import type { BinaryOp, UnaryOp } from '../shaders/elementwise.js';
+import { type BinaryOp, broadcastShapes, type UnaryOp } from '../shaders/elementwise.js';
 import type { Padding } from '../shaders/window.js';
-import { apply } from './graph.js';
+import { apply, constantValue } from './graph.js';
 import type { OpAttrs, PoolAttrs, WindowAttrs } from './op-table.js';
 import { type DType, Tensor } from './tensor.js';
 
@@ -63,11 +63,28 @@ function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
   check(a, op, 'a', 'a Tensor or a number');
   check(b, op, 'b', 'a Tensor or a number');
   if (a.dtype !== b.dtype) throw new Error(`sf.${op}: both operands need one dtype, got ${a.dtype} (a) and ${b.dtype} (b)`);
+  // Traced constants (the gradient seed, a mean's 1/n) fold away rather than cost dispatches.
+  const [ca, cb] = [constantValue(a), constantValue(b)];
+  const shape = broadcastShapes(a.shape, b.shape);
+  const same = (t: Tensor) => t.shape.length === shape.length && t.shape.every((d, k) => d === shape[k]);
+  if (ca !== undefined && cb !== undefined) return fill(shape, scalarOp(op, ca, cb, a.dtype), a.dtype);
+  if (cb !== undefined && same(a)) return binaryScalar(op, a, cb, false);
+  if (ca !== undefined && same(b)) return binaryScalar(op, b, ca, true);
   return apply('binary', [a, b], { op })[0];
+}
+
+/** op on two numbers as the kernels compute it (float32 or int32). */
+function scalarOp(op: BinaryOp, x: number, y: number, dtype: DType): number {
+  const v = { add: x + y, sub: x - y, mul: x * y, div: dtype === 'int32' ? Math.floor(x / y) : x / y, maximum: Math.max(x, y), minimum: Math.min(x, y) }[op];
+  return dtype === 'int32' ? Math.trunc(v) : Math.fround(v);
 }
 
 function binaryScalar(op: BinaryOp, t: Tensor, scalar: number, scalarFirst: boolean): Tensor {
   if (typeof scalar !== 'number') throw new Error(`sf.${op}: expected a Tensor or a number, got ${describeValue(scalar)}`);
+  const c = constantValue(t);
+  if (c !== undefined) return fill(t.shape, scalarFirst ? scalarOp(op, scalar, c, t.dtype) : scalarOp(op, c, scalar, t.dtype), t.dtype);
+  const identity = !scalarFirst && ((scalar === 0 && (op === 'add' || op === 'sub')) || (scalar === 1 && (op === 'mul' || op === 'div')));
+  if (identity && t.isSymbolic) return t; // traced: nothing to compute; eagerly users get a tensor of their own
   return apply('binaryScalar', [t], { op, scalar, scalarFirst })[0];
 }
 
@@ -104,7 +121,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (size !== x.size || !resolved.every(Number.isInteger)) {
     throw new Error(`sf.reshape: cannot reshape ${x.describe()} (${x.size} elements) to [${shape.join(', ')}]`);
   }
-  return apply('reshape', [x], { shape: resolved })[0];
+  const c = constantValue(x);
+  return c === undefined ? apply('reshape', [x], { shape: resolved })[0] : fill(resolved, c, x.dtype);
 }
 
 function activate(x: Tensor, a: Activation, op: string): Tensor {
@@ -272,3 +290,11 @@ export const maxPoolGrad = (dy: Tensor, argmax: Tensor, inputShape: readonly num
   apply('maxPoolGrad', [dy, argmax], { ...attrs, inputShape })[0];
 export const avgPoolGrad = (dy: Tensor, inputShape: readonly number[], attrs: PoolAttrs): Tensor => apply('avgPoolGrad', [dy], { ...attrs, inputShape })[0];
 export const dropoutGrad = (dy: Tensor, attrs: OpAttrs['dropoutGrad']): Tensor => apply('dropoutGrad', [dy], attrs)[0];
+
+/**
+ * @internal Adds a batch to a metrics accumulator [loss sum, correct, count, 0] in place:
+ * `loss` holds one value per example; labels are class indices, one-hot rows or 0/1 values.
+ */
+export function accumulateMetrics(predictions: Tensor, labels: Tensor, loss: Tensor, accumulator: Tensor, kind: OpAttrs['metrics']['labels']): void {
+  apply('metrics', [predictions, labels, loss, accumulator], { labels: kind });
+}
