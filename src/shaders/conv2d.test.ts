@@ -42,6 +42,8 @@ const shapes: Conv2dShape[] = [
   { batch: 3, inHeight: 6, inWidth: 6, inChannels: 4, filterHeight: 5, filterWidth: 5, outChannels: 8, padding: 'same' },
   { batch: 2, inHeight: 9, inWidth: 8, inChannels: 8, filterHeight: 3, filterWidth: 3, outChannels: 12, padding: 'same', strides: [2, 3] },
   { batch: 2, inHeight: 4, inWidth: 4, inChannels: 1, filterHeight: 5, filterWidth: 5, outChannels: 16, padding: 'same' },
+  // 16 channels: backward-filter blocks 16 channels of one tap per tile; windows overhang both sides.
+  { batch: 2, inHeight: 3, inWidth: 5, inChannels: 16, filterHeight: 5, filterWidth: 4, outChannels: 6, padding: 'same', strides: [1, 2] },
   { batch: 1, inHeight: 1, inWidth: 1, inChannels: 1, filterHeight: 1, filterWidth: 1, outChannels: 1, padding: 'valid' },
 ];
 const label = (s: Conv2dShape) => `${s.batch}x${s.inHeight}x${s.inWidth}x${s.inChannels} * ${s.filterHeight}x${s.filterWidth}→${s.outChannels} ${s.padding} ${s.strides ?? [1, 1]}`;

@@ -59,13 +59,23 @@ interface GemmTile {
   lanes: number;
   rowTiles: number;
   colTiles: number;
+  /** Lanes take separate row blocks instead of separate columns (there is one column group). */
+  rowLanes: boolean;
 }
 
-/** Tiles of R rows × (lanes · 4) columns; lanes cover the columns, up to 32. */
+/**
+ * Tiles of R rows × (lanes · 4) columns; lanes cover the columns, up to 32. With at most 4
+ * columns (a 1-channel image's backward-input), spreading lanes over columns would leave one
+ * lane in a workgroup, so most of each SIMD vector idle; the lanes then take R rows each.
+ */
 function tile(rows: number, cols: number, tileRows: number | undefined, limits: KernelLimits): GemmTile {
   const R = Math.max(1, Math.min(tileRows ?? 8, rows));
+  if (cols <= 4) {
+    const lanes = linearWorkgroupSize(limits, Math.min(32, Math.ceil(rows / R)));
+    return { R, lanes, rowTiles: Math.ceil(rows / (R * lanes)), colTiles: 1, rowLanes: true };
+  }
   const lanes = linearWorkgroupSize(limits, Math.min(32, Math.ceil(cols / 4)));
-  return { R, lanes, rowTiles: Math.ceil(rows / R), colTiles: Math.ceil(cols / (4 * lanes)) };
+  return { R, lanes, rowTiles: Math.ceil(rows / R), colTiles: Math.ceil(cols / (4 * lanes)), rowLanes: false };
 }
 
 const list = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -83,8 +93,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let tile = flat_workgroup(wid, nwg);
   if (tile >= ${t.rowTiles * t.colTiles * extraTiles}u) { return; }
   let split = tile / ${t.rowTiles * t.colTiles}u;
-  let first_row = (tile / ${t.colTiles}u) % ${t.rowTiles}u * ${t.R}u;
-  let col = ((tile % ${t.colTiles}u) * ${t.lanes}u + lane) * 4u;
+${t.rowLanes ? `  let first_row = (tile % ${t.rowTiles}u * ${t.lanes}u + lane) * ${t.R}u;
+  let col = 0u;` : `  let first_row = (tile / ${t.colTiles}u) % ${t.rowTiles}u * ${t.R}u;
+  let col = ((tile % ${t.colTiles}u) * ${t.lanes}u + lane) * 4u;`}
 ${list(t.R).map((r) => `  let row${r} = min(first_row + ${r}u, ${rowsTotal - 1}u);\n${rowsBody(r)}`).join('\n')}
 ${list(t.R).map((r) => `  var acc${r} = vec4<f32>(0.0);`).join('\n')}
 ${contraction}
@@ -236,9 +247,20 @@ function filterSplits(g: Conv2dGeometry, t: GemmTile): number {
   return Math.max(1, Math.min(g.B, Math.ceil(256 / (t.rowTiles * t.colTiles))));
 }
 
+/**
+ * Backward-filter rows are (kh, kw, ci). When the channels come in whole vec4s, a tile takes
+ * R consecutive channels of one tap (R divides CI), so the tile shares one input pixel per
+ * output pixel: one address, R/4 vec4 loads, and loop bounds instead of per-row bounds tests.
+ */
+function filterRows(g: Conv2dGeometry, tileRows: number | undefined): number | undefined {
+  if (g.CI % 4 !== 0) return tileRows;
+  if (tileRows !== undefined && tileRows % 4 === 0 && g.CI % tileRows === 0) return tileRows;
+  return g.CI % 16 === 0 ? 16 : g.CI % 8 === 0 ? 8 : 4;
+}
+
 function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: number } {
   const g = conv2dGeometry(s);
-  const t = tile(g.KH * g.KW * g.CI, g.CO, s.tileRows, s.limits ?? defaultLimits);
+  const t = tile(g.KH * g.KW * g.CI, g.CO, filterRows(g, s.tileRows), s.limits ?? defaultLimits);
   return { g, t, splits: filterSplits(g, t) };
 }
 
@@ -262,10 +284,35 @@ export function conv2dBackwardFilter(s: Conv2dShape): Kernel[] {
   const perSplit = Math.ceil(g.B / splits);
   const vecO = g.CO % 4 === 0;
   const R = list(t.R);
-  const rowsBody = (r: number) => `  let ci${r} = row${r} % CI;
+  // The channel-blocked path (see filterRows): the tile's rows share (kh, kw).
+  const blocked = g.CI % 4 === 0 && g.CI % t.R === 0 && t.R % 4 === 0;
+  const rowsBody = (r: number) => blocked ? '' : `  let ci${r} = row${r} % CI;
   let kw${r} = (row${r} / CI) % KW;
   let kh${r} = row${r} / (CI * KW);`;
-  const contraction = /* wgsl */ `
+  const contraction = blocked ? /* wgsl */ `
+  let ci0 = first_row % CI;
+  let kw = i32((first_row / CI) % KW);
+  let kh = i32(first_row / (CI * KW));
+  // Output pixels whose window puts tap (kh, kw) inside the input: y = oh·SH − PT + kh ∈ [0, H).
+  let oh_begin = select(0, (i32(PT) - kh + i32(SH) - 1) / i32(SH), i32(PT) > kh);
+  let oh_last = i32(H) - 1 + i32(PT) - kh;
+  let oh_end = select(0, min(i32(OH), oh_last / i32(SH) + 1), oh_last >= 0);
+  let ow_begin = select(0, (i32(PL) - kw + i32(SW) - 1) / i32(SW), i32(PL) > kw);
+  let ow_last = i32(W) - 1 + i32(PL) - kw;
+  let ow_end = select(0, min(i32(OW), ow_last / i32(SW) + 1), ow_last >= 0);
+  let b_end = min((split + 1u) * ${perSplit}u, B);
+  for (var b = split * ${perSplit}u; b < b_end; b++) {
+    for (var oh = oh_begin; oh < oh_end; oh++) {
+      let x_row = (b * H + u32(oh * i32(SH) + kh - i32(PT))) * W;
+      let dy_row = (b * OH + u32(oh)) * OW;
+      for (var ow = ow_begin; ow < ow_end; ow++) {
+        let d = load_dy((dy_row + u32(ow)) * CO);
+        let xo = ((x_row + u32(ow * i32(SW) + kw - i32(PL))) * CI + ci0) / 4u;
+${list(t.R / 4).map((q) => `        let xq${q} = x[xo + ${q}u];`).join('\n')}
+${R.map((r) => `        acc${r} = fma(vec4<f32>(xq${r >> 2}[${r % 4}]), d, acc${r});`).join('\n')}
+      }
+    }
+  }` : /* wgsl */ `
   let b_end = min((split + 1u) * ${perSplit}u, B);
   for (var b = split * ${perSplit}u; b < b_end; b++) {
     for (var oh = 0u; oh < OH; oh++) {
@@ -286,7 +333,7 @@ ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(split * ${size}u
     name: splits > 1 ? 'conv2d_backward_filter_partial' : 'conv2d_backward_filter',
     code: /* wgsl */ `${preamble}
 ${constants(g)}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${blocked ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> ${out}: array<f32>;
 var<private> col: u32;
