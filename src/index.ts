@@ -2,7 +2,7 @@
 
 export { ready, backendInfo, type ReadyOptions } from './gpu/device.js';
 export type { BackendInfo } from './gpu/runtime.js';
-export type { ProfileRow } from './gpu/scheduler.js';
+export type { Profile, ProfileRow } from './gpu/scheduler.js';
 export { Tensor, tensor, scalar, memory, type DType, type TensorLike, type NestedArray, type MemoryInfo } from './nn/tensor.js';
 export {
   fill, zeros, ones, add, sub, mul, div, maximum, minimum, neg, abs, square, reshape,

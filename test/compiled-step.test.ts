@@ -259,8 +259,10 @@ describe('the steady state', () => {
     expect(exact[1]).toBeLessThanOrEqual(16 * 1000);
     expect(exact[0] / exact[2]).toBeGreaterThan(0);
     const profile = await planned.profile();
-    expect(profile.reduce((n, r) => n + r.dispatches, 0)).toBe(planned.plan.dispatches);
-    expect(profile.every((r) => r.milliseconds >= 0)).toBe(true);
+    expect(profile.rows.reduce((n, r) => n + r.dispatches, 0)).toBe(planned.plan.dispatches);
+    expect(profile.rows.every((r) => r.milliseconds >= 0)).toBe(true);
+    expect(String(profile)).toMatch(/matmul_bias_relu +\d+ +[\d.]+ +[\d.]+%/);
+    expect(String(profile)).toMatch(/memory: [\d.]+ MiB planned/);
     step.dispose();
     optimizer.dispose();
     for (const t of [...params, x, y, accumulator]) t.dispose();

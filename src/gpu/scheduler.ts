@@ -167,6 +167,33 @@ export interface ProfileRow {
   milliseconds: number;
 }
 
+/** One profiled run of a plan: per-kernel dispatch counts and GPU times, and the plan's memory. */
+export interface Profile {
+  readonly label: string;
+  readonly rows: readonly ProfileRow[];
+  readonly dispatches: number;
+  readonly milliseconds: number;
+  readonly memory: MemoryPlan;
+  /** A table: kernel, dispatches, GPU ms and share, then the totals and the planned memory. */
+  toString(): string;
+}
+
+function formatProfile(p: Omit<Profile, 'toString'>): string {
+  const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const width = Math.max(6, ...p.rows.map((r) => r.kernel.length));
+  const lines = [`${p.label}`, `${'kernel'.padEnd(width)}  dispatches  GPU ms   share`];
+  for (const r of p.rows) {
+    const share = p.milliseconds > 0 ? `${((100 * r.milliseconds) / p.milliseconds).toFixed(1)}%` : '–';
+    lines.push(`${r.kernel.padEnd(width)}  ${String(r.dispatches).padStart(10)}  ${r.milliseconds.toFixed(2).padStart(7)}  ${share.padStart(6)}`);
+  }
+  lines.push(`${'total'.padEnd(width)}  ${String(p.dispatches).padStart(10)}  ${p.milliseconds.toFixed(2).padStart(7)}`);
+  lines.push(
+    `memory: ${mb(p.memory.peakBytes)} planned (intermediates ${mb(p.memory.intermediateBytes)} if unshared, ` +
+      `${mb(p.memory.liveBytes)} alive at most at once)`,
+  );
+  return lines.join('\n');
+}
+
 /** Reads a small GPU buffer through a ring of staging buffers: sampled each run, never awaited. */
 export class RingReader {
   private readonly slots: { buffer: GPUBuffer; state: 'free' | 'copied' | 'mapping' }[];
@@ -341,10 +368,23 @@ export class Plan {
   }
 
   /**
-   * Runs once with a timestamp around every dispatch and returns, per kernel, its dispatch count
-   * and GPU time. Without the adapter's 'timestamp-query' feature the times are NaN.
+   * Runs one step with a timestamp around every dispatch and returns, per kernel, its dispatch
+   * count and GPU time (slowest first). Without the adapter's 'timestamp-query' feature the
+   * times are NaN. `String(profile)` prints it as a table with the plan's memory.
    */
-  async profile(): Promise<ProfileRow[]> {
+  async profile(): Promise<Profile> {
+    const rows = await this.profileRows();
+    const summary = {
+      label: this.label,
+      rows,
+      dispatches: this.dispatches,
+      milliseconds: rows.reduce((n, r) => n + r.milliseconds, 0),
+      memory: this.memory,
+    };
+    return { ...summary, toString: () => formatProfile(summary) };
+  }
+
+  private async profileRows(): Promise<ProfileRow[]> {
     this.prepared ??= this.prepare();
     const dispatches = this.prepared.filter((s): s is PreparedDispatch => !('copy' in s));
     const rows = new Map<string, ProfileRow>();

@@ -3,7 +3,7 @@
 // training step this way; tests and benchmarks use it directly.
 
 import { runtime } from '../gpu/device.js';
-import { Plan, type ProfileRow, type RingReader } from '../gpu/scheduler.js';
+import { Plan, type Profile, type RingReader } from '../gpu/scheduler.js';
 import { placeholder, toProgram, trace } from './graph.js';
 import { type DType, Tensor } from './tensor.js';
 
@@ -50,7 +50,8 @@ export class PlannedStep {
     return this.plan.watch(k, t.size * 4);
   }
 
-  profile(): Promise<ProfileRow[]> {
+  /** Runs one step with GPU timestamps around every dispatch; print the result for a table. */
+  profile(): Promise<Profile> {
     return this.plan.profile();
   }
 }
