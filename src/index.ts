@@ -6,13 +6,18 @@ export type { Profile, ProfileRow } from './gpu/scheduler.js';
 export { Tensor, tensor, scalar, memory, type DType, type TensorLike, type NestedArray, type MemoryInfo } from './nn/tensor.js';
 export {
   fill, zeros, ones, add, sub, mul, div, maximum, minimum, neg, abs, square, reshape,
-  relu, sigmoid, tanh, softmax, matMul, conv2d, maxPool, avgPool, sum, mean, dropout,
+  relu, sigmoid, tanh, softmax, matMul, conv2d, maxPool, avgPool, sum, mean, dropout, gather,
   type Operand,
 } from './nn/ops.js';
 export * as losses from './nn/losses.js';
 export { grad, grads, valueAndGrad, valueAndGrads } from './nn/autodiff.js';
 export { compile, CompiledStep, PlannedStep, type InputSpec } from './nn/step.js';
 export { optimizers, Optimizer, SGD, RMSprop, Adam } from './nn/optimizers.js';
+export { layers, Layer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout } from './nn/layers.js';
+export { initializers, type Initializer } from './nn/initializers.js';
+export { sequential, Sequential, type CompileArgs } from './nn/model.js';
+export { loadModel, type IOHandler, type ModelArtifacts } from './nn/model-io.js';
+export { callbacks, History, type Callback, type FitArgs, type Logs } from './nn/fit.js';
 
 import { fusedConv2d, fusedMatMul } from './nn/ops.js';
 /** Ops with a fused bias and activation, as tf.fused. */

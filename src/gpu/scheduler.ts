@@ -270,6 +270,11 @@ export class Plan {
     this.physical = this.memory.sizes.map((bytes) => runtime.allocate(bytes, label, storageUsage));
   }
 
+  /** Runs submitted so far. */
+  get runCount(): number {
+    return this.runs;
+  }
+
   /** Compiles every pipeline of the plan in parallel, without blocking the thread. */
   async compile(): Promise<void> {
     const kernels = this.program.steps.flatMap((s) => ('copy' in s ? [] : [s.kernel]));

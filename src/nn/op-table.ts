@@ -5,6 +5,7 @@
 import type { Activation } from '../shaders/activation.js';
 import * as activation from '../shaders/activation.js';
 import * as conv from '../shaders/conv2d.js';
+import { gatherRows } from '../shaders/data.js';
 import * as elementwise from '../shaders/elementwise.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
 import * as loss from '../shaders/loss.js';
@@ -78,7 +79,9 @@ export interface OpAttrs {
   /** In place: inputs grad, param, ...state; no outputs. */
   update: UpdateAttrs;
   /** In place: inputs predictions, labels, per-example loss, accumulator [4]; no outputs. */
-  metrics: { labels: 'sparse' | 'onehot' | 'binary' };
+  metrics: { labels: 'sparse' | 'onehot' | 'binary'; threshold?: number };
+  /** Rows of x (axis 0) by an int32 index list: a batch from a GPU-resident dataset. */
+  gather: object;
 }
 
 export type OpKind = keyof OpAttrs;
@@ -409,9 +412,22 @@ export const opTable = {
     },
     lower: ({ inputs: [predictions, labels, l, acc], attrs }, limits) => {
       const batch = predictions.shape[0];
-      return one(trainingMetrics({ batch, classes: predictions.size / batch, labels: attrs.labels, limits }), [predictions, labels, l, acc]);
+      return one(trainingMetrics({ batch, classes: predictions.size / batch, labels: attrs.labels, threshold: attrs.threshold, limits }), [predictions, labels, l, acc]);
     },
     grad: notDifferentiable('metrics'),
+  },
+  gather: {
+    outputs: ([x, indices]) => {
+      if (x.rank < 1) throw new Error(`gather: expected x of rank ≥ 1, got ${fmt(x.shape)}`);
+      if (indices.rank !== 1 || indices.dtype !== 'int32') throw new Error(`gather: expected int32 indices of rank 1, got ${indices.dtype} ${fmt(indices.shape)}`);
+      return [{ shape: [indices.shape[0], ...x.shape.slice(1)], dtype: x.dtype }];
+    },
+    lower: ({ inputs: [x, indices], outputs: [y] }, limits) => {
+      if (y.size === 0) return [];
+      return one(gatherRows({ rows: x.shape[0], rowSize: x.size / x.shape[0], batch: indices.size, dtype: x.dtype, limits }), [x, indices, y]);
+    },
+    // Gathering selects data (a batch of examples); nothing differentiates through it.
+    grad: notDifferentiable('gather'),
   },
 } satisfies OpTable;
 

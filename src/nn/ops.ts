@@ -132,6 +132,8 @@ function activate(x: Tensor, a: Activation, op: string): Tensor {
 }
 
 export const relu = (x: Tensor): Tensor => activate(x, 'relu', 'relu');
+/** @internal An activation from the kernels' table by name ('linear' is the identity). */
+export const activation = (x: Tensor, a: Activation): Tensor => (a === 'linear' ? x : activate(x, a, a));
 export const sigmoid = (x: Tensor): Tensor => activate(x, 'sigmoid', 'sigmoid');
 export const tanh = (x: Tensor): Tensor => activate(x, 'tanh', 'tanh');
 
@@ -295,6 +297,13 @@ export const dropoutGrad = (dy: Tensor, attrs: OpAttrs['dropoutGrad']): Tensor =
  * @internal Adds a batch to a metrics accumulator [loss sum, correct, count, 0] in place:
  * `loss` holds one value per example; labels are class indices, one-hot rows or 0/1 values.
  */
-export function accumulateMetrics(predictions: Tensor, labels: Tensor, loss: Tensor, accumulator: Tensor, kind: OpAttrs['metrics']['labels']): void {
-  apply('metrics', [predictions, labels, loss, accumulator], { labels: kind });
+export function accumulateMetrics(predictions: Tensor, labels: Tensor, loss: Tensor, accumulator: Tensor, kind: OpAttrs['metrics']['labels'], threshold?: number): void {
+  apply('metrics', [predictions, labels, loss, accumulator], { labels: kind, threshold });
+}
+
+/** Rows of `x` picked by `indices` (int32, rank 1), as tf.gather along axis 0. */
+export function gather(x: Tensor, indices: Tensor): Tensor {
+  check(x, 'gather', 'x');
+  check(indices, 'gather', 'indices');
+  return apply('gather', [x, indices], {})[0];
 }

@@ -36,6 +36,11 @@ export class PlannedStep {
     this.plan.run();
   }
 
+  /** The GPU buffer holding output `k` after each run (until the next). */
+  outputBuffer(k: number): GPUBuffer {
+    return this.plan.buffer(this.outputs[k].index);
+  }
+
   /** Reads output `k` of the last run. */
   async read(k: number): Promise<Float32Array | Int32Array> {
     const { index, dtype, shape } = this.outputs[k];

@@ -1,0 +1,363 @@
+// The Sequential model: a stack of layers with Keras's compile / fit / evaluate / predict /
+// summary. Training, evaluation and prediction each run as compiled steps (one plan per batch
+// shape), so a whole epoch stays on the GPU; fit's loop lives in fit.ts.
+
+import { runtime } from '../gpu/device.js';
+import { gradients } from './autodiff.js';
+import { activeTrace } from './graph.js';
+import { lossPerExample } from './losses.js';
+import { Dense, Layer, type LayerActivation } from './layers.js';
+import { accumulateMetrics, gather, mean, reshape } from './ops.js';
+import { Optimizer, optimizers } from './optimizers.js';
+import { type BatchSource, evaluate, fit, type FitArgs, type History } from './fit.js';
+import { type IOHandler, saveModel } from './model-io.js';
+import { CompiledStep } from './step.js';
+import { emptyTensor, tensor, Tensor } from './tensor.js';
+
+export const lossNames = ['sparseCategoricalCrossentropy', 'categoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'] as const;
+export type LossName = (typeof lossNames)[number];
+const optimizerNames = ['sgd', 'rmsprop', 'adam'] as const;
+const metricNames = ['accuracy', 'acc'] as const;
+
+const snakeToCamel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export interface CompileArgs {
+  /** An optimizer object or 'sgd' | 'rmsprop' | 'adam'; rmsprop when omitted, as in Keras. */
+  optimizer?: Optimizer | string;
+  loss: LossName | string;
+  metrics?: string[];
+}
+
+/** How the compiled loss is computed from the model's last layer. */
+interface LossPlan {
+  name: LossName;
+  /** The per-example loss kernel and what the predictions it gets are. */
+  kind: 'sparse' | 'onehot' | 'sigmoid' | 'binary' | 'mse';
+  /** The last layer's softmax or sigmoid is fused into the loss: the model hands it logits. */
+  fromLogits: boolean;
+  /** The metrics kernel's view of the labels. */
+  metric: 'sparse' | 'onehot' | 'binary';
+  threshold: number;
+}
+
+const fmt = (shape: readonly (number | null)[]): string => `[${shape.map((d) => d ?? 'None').join(', ')}]`;
+
+export class Sequential {
+  readonly layers: Layer[] = [];
+  readonly name: string;
+  optimizer: Optimizer | null = null;
+  private compiled: { loss: LossPlan; metricName: string | null } | null = null;
+  /** Training steps run so far: seeds dropout and counts as Keras's optimizer iterations do. */
+  trainSteps = 0;
+  /** Set by a callback (early stopping) to end fit after the current epoch. */
+  stopTraining = false;
+  /** @internal Guards against two fits at once. */
+  fitting = false;
+  /** @internal Plans by purpose; made on first use. */
+  readonly steps = new Map<string, CompiledStep>();
+  /** @internal [loss sum, correct, count, 0] of the running epoch, and of evaluation. */
+  readonly accumulators: { train: Tensor | null; eval: Tensor | null } = { train: null, eval: null };
+
+  constructor({ layers = [], name = 'sequential' }: { layers?: Layer[]; name?: string } = {}) {
+    this.name = name;
+    for (const layer of layers) this.add(layer);
+  }
+
+  add(layer: Layer): void {
+    if (!(layer instanceof Layer)) throw new Error(`Sequential.add: expected a layer (sf.layers.dense(...) and friends), got ${layer === null ? 'null' : typeof layer}`);
+    if (this.layers.some((l) => l.name === layer.name)) throw new Error(`Sequential.add: the model already has a layer named '${layer.name}'`);
+    this.layers.push(layer);
+    this.invalidate();
+  }
+
+  /** Plans depend on the layers and the loss: a change throws them away. */
+  private invalidate(): void {
+    for (const step of this.steps.values()) step.dispose();
+    this.steps.clear();
+  }
+
+  get isBuilt(): boolean {
+    return this.layers.length > 0 && this.layers.every((l) => l.inputShape !== null) && this.layers.every((l) => l.built);
+  }
+
+  /** The input shape without the batch, once known. */
+  get inputShape(): number[] | null {
+    return this.layers[0]?.inputShape ?? null;
+  }
+
+  /** Creates every layer's weights for inputs of `inputShape` (without the batch), checking each layer's fit. */
+  build(inputShape: readonly number[]): void {
+    if (this.layers.length === 0) throw new Error(`model '${this.name}' has no layers: add some before using it`);
+    let shape = [...inputShape];
+    for (const layer of this.layers) {
+      layer.build(shape);
+      shape = layer.outputShape(shape);
+    }
+  }
+
+  /** Builds from the first layer's inputShape when it was given. */
+  private ensureBuilt(inputShape?: readonly number[]): void {
+    const shape = inputShape ?? this.inputShape;
+    if (!shape) throw new Error(`model '${this.name}' is not built yet: give the first layer an inputShape, or call fit or predict with data first`);
+    if (inputShape && this.isBuilt && this.inputShape && !sameShape(this.inputShape, inputShape)) {
+      throw new Error(`model '${this.name}' expects inputs of shape ${fmt([null, ...this.inputShape])}, got ${fmt([null, ...inputShape])}`);
+    }
+    if (!this.isBuilt) this.build(shape);
+  }
+
+  get outputShape(): number[] {
+    this.ensureBuilt();
+    let shape = this.inputShape!;
+    for (const layer of this.layers) shape = layer.outputShape(shape);
+    return shape;
+  }
+
+  /** Every weight, in layer order (kernel, then bias), as model.json lists them. */
+  get weights(): { name: string; tensor: Tensor }[] {
+    return this.layers.flatMap((l) => l.weights);
+  }
+
+  get trainableWeights(): Tensor[] {
+    return this.layers.filter((l) => l.trainable).flatMap((l) => l.weights.map((w) => w.tensor));
+  }
+
+  countParams(): number {
+    return this.layers.reduce((n, l) => n + l.countParams(), 0);
+  }
+
+  compile({ optimizer = 'rmsprop', loss, metrics = [] }: CompileArgs): void {
+    const where = `model '${this.name}'.compile`;
+    this.optimizer?.dispose();
+    this.optimizer = resolveOptimizer(optimizer, where);
+    const lossName = snakeToCamel(String(loss)) as LossName;
+    if (!lossNames.includes(lossName)) throw new Error(`${where}: unknown loss '${String(loss)}'; expected one of ${lossNames.map((n) => `'${n}'`).join(', ')}`);
+    if (!Array.isArray(metrics)) throw new Error(`${where}: metrics must be an array such as ['accuracy'], got ${JSON.stringify(metrics)}`);
+    for (const m of metrics) {
+      if (!metricNames.includes(m as (typeof metricNames)[number])) throw new Error(`${where}: unknown metric '${m}'; expected one of ${metricNames.map((n) => `'${n}'`).join(', ')}`);
+    }
+    this.compiled = { loss: this.lossPlan(lossName, where), metricName: metrics[0] ?? null };
+    this.invalidate();
+  }
+
+  private lossPlan(name: LossName, where: string): LossPlan {
+    const last = this.layers[this.layers.length - 1];
+    if (!last) throw new Error(`${where}: the model has no layers`);
+    const activation = ('activation' in last ? (last as Dense).activation : 'linear') as LayerActivation;
+    switch (name) {
+      case 'sparseCategoricalCrossentropy':
+      case 'categoricalCrossentropy':
+        // Keras computes cross-entropy from the softmax's input when it can (its logits); so do we, in one kernel.
+        if (activation !== 'softmax') {
+          throw new Error(`${where}: '${name}' expects the last layer to end in a softmax activation (${last.describe()} has '${activation}')`);
+        }
+        return { name, kind: name === 'categoricalCrossentropy' ? 'onehot' : 'sparse', fromLogits: true, metric: name === 'categoricalCrossentropy' ? 'onehot' : 'sparse', threshold: 0 };
+      case 'binaryCrossentropy':
+        return activation === 'sigmoid'
+          ? { name, kind: 'sigmoid', fromLogits: true, metric: 'binary', threshold: 0 }
+          : { name, kind: 'binary', fromLogits: false, metric: 'binary', threshold: 0.5 };
+      case 'meanSquaredError':
+        return { name, kind: 'mse', fromLogits: false, metric: 'onehot', threshold: 0.5 };
+    }
+  }
+
+  /** @internal The compiled loss and metric; throws before compile. */
+  compiledLoss(where: string): { loss: LossPlan; metricName: string | null } {
+    if (!this.compiled) throw new Error(`${where}: the model must be compiled first: call model.compile({ optimizer, loss, metrics })`);
+    return this.compiled;
+  }
+
+  /** Runs the layers: training enables dropout; `logits` stops before a softmax/sigmoid the loss fuses. */
+  apply(x: Tensor, { training = false, logits = false } = {}): Tensor {
+    let y = x;
+    for (const layer of this.layers) y = layer.call(y, { training, logits, step: () => this.trainSteps });
+    return y;
+  }
+
+  /**
+   * @internal The per-example loss and the predictions the metrics compare (logits where the
+   * loss fuses the output activation), with labels shaped as the loss kernel wants them.
+   */
+  lossAndPredictions(x: Tensor, y: Tensor, training: boolean): { perExample: Tensor; predictions: Tensor; labels: Tensor } {
+    const { loss } = this.compiledLoss('model.fit');
+    const predictions = this.apply(x, { training, logits: loss.fromLogits });
+    const labels = loss.kind === 'sparse' && y.rank === 2 && y.shape[1] === 1 ? reshape(y, [y.shape[0]]) : y;
+    let perExample = lossPerExample(loss.kind, labels, predictions);
+    if (perExample.size !== predictions.shape[0]) perExample = mean(reshape(perExample, [predictions.shape[0], -1]), 1);
+    return { perExample, predictions, labels };
+  }
+
+  /**
+   * @internal A compiled step for `purpose`: 'train' (forward, loss, gradients, optimizer
+   * update, metrics), 'eval' (forward, loss, metrics) or 'predict'. With `gatherFrom`, the
+   * step's inputs are row indices into those GPU-resident tensors.
+   */
+  step(purpose: 'train' | 'eval' | 'predict', gatherFrom?: readonly Tensor[]): CompiledStep {
+    const key = `${purpose}${gatherFrom ? ` gather ${gatherFrom.map((t) => t.id).join(',')}` : ''}`;
+    let step = this.steps.get(key);
+    if (step) return step;
+    const inputs = (args: Tensor[]): Tensor[] => (gatherFrom ? gatherFrom.map((t) => gather(t, args[0])) : args);
+    if (purpose === 'predict') {
+      step = new CompiledStep(`${this.name} predict`, (...args) => [this.apply(inputs(args)[0])]);
+    } else {
+      const accumulator = this.accumulator(purpose);
+      step = new CompiledStep(`${this.name} ${purpose}`, (...args) => {
+        const [x, y] = inputs(args);
+        const { loss } = this.compiledLoss(`model.${purpose === 'train' ? 'fit' : 'evaluate'}`);
+        if (purpose === 'train') {
+          const params = this.trainableWeights;
+          let record: { perExample: Tensor; predictions: Tensor; labels: Tensor } | null = null;
+          const { grads } = lossGradients(params, () => {
+            record = this.lossAndPredictions(x, y, true);
+            return mean(record.perExample);
+          });
+          this.optimizer!.applyGradients(params.map((p, k) => [p, grads[k]] as const));
+          const r = record!;
+          accumulateMetrics(r.predictions, r.labels, r.perExample, accumulator, loss.metric, loss.threshold);
+        } else {
+          const r = this.lossAndPredictions(x, y, false);
+          accumulateMetrics(r.predictions, r.labels, r.perExample, accumulator, loss.metric, loss.threshold);
+        }
+        return [];
+      });
+    }
+    this.steps.set(key, step);
+    return step;
+  }
+
+  /** @internal The metrics accumulator of training or evaluation. */
+  accumulator(which: 'train' | 'eval'): Tensor {
+    this.accumulators[which] ??= tensor(new Float32Array(4));
+    return this.accumulators[which]!;
+  }
+
+  /** @internal Zeroes an accumulator before an epoch or an evaluation (ordered after submitted steps). */
+  resetAccumulator(which: 'train' | 'eval'): void {
+    const acc = this.accumulator(which);
+    acc.runtime.write(acc.buffer, new Float32Array(4));
+  }
+
+  /**
+   * Predictions for `x` in batches of `batchSize`, as one tensor; x stays on the GPU and each
+   * batch is gathered there by a compiled step.
+   */
+  predict(x: Tensor, { batchSize = 32 }: { batchSize?: number } = {}): Tensor {
+    const where = `model '${this.name}'.predict`;
+    checkTensor(x, where, 'x');
+    checkBatchSize(batchSize, where);
+    if (x.rank < 2) throw new Error(`${where}: expected x with a batch dimension first, got shape ${fmt(x.shape)}`);
+    this.ensureBuilt(x.shape.slice(1));
+    const outShape = [x.shape[0], ...this.outputShape];
+    const out = emptyLike(outShape);
+    const rowBytes = (out.size / Math.max(1, x.shape[0])) * 4;
+    const step = this.step('predict', [x]);
+    const rt = runtime();
+    for (let start = 0; start < x.shape[0]; start += batchSize) {
+      const n = Math.min(batchSize, x.shape[0] - start);
+      const planned = step.planFor([{ shape: [n], dtype: 'int32' }]);
+      planned.run([Int32Array.from({ length: n }, (_, i) => start + i)]);
+      const result = planned.outputBuffer(0);
+      rt.encode((encoder) => encoder.copyBufferToBuffer(result, 0, out.buffer, start * rowBytes, n * rowBytes), 'predict copy');
+    }
+    return out;
+  }
+
+  /**
+   * Trains on tensors (`fit(x, y, args)`, kept on the GPU and gathered by batch) or on a dataset
+   * of [x, y] batches (`fit(dataset, args)`); resolves to a Keras-shaped History.
+   */
+  fit(x: Tensor | BatchSource, y?: Tensor | FitArgs, args?: FitArgs): Promise<History> {
+    return fit(this, x, y, args);
+  }
+
+  /** Loss and metric over `x`, `y` (or a dataset), as scalars, as TF.js's model.evaluate. */
+  evaluate(x: Tensor | BatchSource, y?: Tensor | { batchSize?: number }, args?: { batchSize?: number }): Promise<Tensor | Tensor[]> {
+    return evaluate(this, x, y, args);
+  }
+
+  /**
+   * Saves the model in TF.js's Layers format: 'file://DIR' (Node), 'downloads://NAME' or
+   * 'indexeddb://NAME' (browser), or any TF.js IOHandler.
+   */
+  save(target: string | IOHandler): Promise<unknown> {
+    return saveModel(this, target);
+  }
+
+  /** Prints a Keras-style table of the layers, their output shapes and parameter counts. */
+  summary(lineLength = 65, _positions?: number[], printFn: (line: string) => void = console.log): void {
+    this.ensureBuilt();
+    const rows: string[][] = [];
+    let shape = this.inputShape!;
+    for (const layer of this.layers) {
+      shape = layer.outputShape(shape);
+      rows.push([`${layer.name} (${layer.className})`, fmt([null, ...shape]), layer.countParams().toLocaleString('en-US')]);
+    }
+    const widths = [Math.max(28, ...rows.map((r) => r[0].length + 2)), Math.max(26, ...rows.map((r) => r[1].length + 2))];
+    const width = Math.max(lineLength, widths[0] + widths[1] + 12);
+    const line = (cells: string[]) => cells[0].padEnd(widths[0]) + cells[1].padEnd(widths[1]) + cells[2].padStart(width - widths[0] - widths[1]);
+    const total = this.countParams();
+    const trainable = this.layers.filter((l) => l.trainable).reduce((n, l) => n + l.countParams(), 0);
+    printFn(`Model: "${this.name}"`);
+    printFn('_'.repeat(width));
+    printFn(line(['Layer (type)', 'Output Shape', 'Param #']));
+    printFn('='.repeat(width));
+    rows.forEach((r, k) => {
+      printFn(line(r));
+      if (k < rows.length - 1) printFn('_'.repeat(width));
+    });
+    printFn('='.repeat(width));
+    printFn(`Total params: ${total.toLocaleString('en-US')}`);
+    printFn(`Trainable params: ${trainable.toLocaleString('en-US')}`);
+    printFn(`Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`);
+    printFn('_'.repeat(width));
+  }
+
+  /** Frees the weights, the optimizer's state and every plan. */
+  dispose(): void {
+    this.invalidate();
+    for (const layer of this.layers) layer.dispose();
+    this.optimizer?.dispose();
+    this.accumulators.train?.dispose();
+    this.accumulators.eval?.dispose();
+  }
+}
+
+/** Gradients of `loss()` with respect to `params`, recorded into the active trace. */
+function lossGradients(params: readonly Tensor[], loss: () => Tensor): { value: Tensor; grads: Tensor[] } {
+  const trace = activeTrace();
+  if (!trace) throw new Error('model training step: gradients are only taken inside a compiled step');
+  const value = loss();
+  const grads = gradients(trace, value, params);
+  const missing = grads.findIndex((g) => g === null);
+  if (missing >= 0) throw new Error(`model training step: the loss does not depend on the weight ${params[missing].describe()}`);
+  return { value, grads: grads as Tensor[] };
+}
+
+function emptyLike(shape: readonly number[]): Tensor {
+  return emptyTensor(shape, 'float32', 'predict');
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, k) => d === b[k]);
+}
+
+export function checkTensor(t: unknown, where: string, name: string): asserts t is Tensor {
+  if (!(t instanceof Tensor)) throw new Error(`${where}: ${name} must be a Tensor, got ${t === null ? 'null' : Array.isArray(t) ? 'an array (wrap it with sf.tensor)' : typeof t}`);
+  if (t.isDisposed) throw new Error(`${where}: ${name} is ${t.describe()}, which was disposed`);
+}
+
+export function checkBatchSize(batchSize: unknown, where: string): void {
+  if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) throw new Error(`${where}: batchSize must be a positive integer, got ${JSON.stringify(batchSize)}`);
+}
+
+function resolveOptimizer(spec: Optimizer | string, where: string): Optimizer {
+  if (spec instanceof Optimizer) return spec;
+  const name = String(spec).toLowerCase() as (typeof optimizerNames)[number];
+  if (!optimizerNames.includes(name)) throw new Error(`${where}: unknown optimizer '${String(spec)}'; expected an optimizer object or one of ${optimizerNames.map((n) => `'${n}'`).join(', ')}`);
+  return optimizers[name]();
+}
+
+/** sf.sequential: a model from a list of layers, as tf.sequential. */
+export function sequential(config: Layer[] | { layers?: Layer[]; name?: string } = {}): Sequential {
+  return new Sequential(Array.isArray(config) ? { layers: config } : config);
+}
+
