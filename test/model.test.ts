@@ -1,0 +1,255 @@
+// The Keras-style model API as a user meets it: summary, compile, fit with its History and
+// callbacks, evaluate, predict, configuration errors, and models moving to and from TF.js.
+
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as sf from 'shaderflow';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { expectAllClose, freshSeed, randomUniform } from './expect-all-close.js';
+
+beforeAll(async () => {
+  await sf.ready();
+  await tf.setBackend('cpu');
+});
+
+/** Three separable blobs in 4 dimensions: a problem a small MLP learns in a few epochs. */
+function blobs(n: number, seed: number): { x: sf.Tensor; y: sf.Tensor } {
+  const noise = randomUniform(n * 4, seed, -0.4, 0.4);
+  const x = new Float32Array(n * 4);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = (i * 7 + seed) % 3;
+    y[i] = c;
+    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === c ? 1.5 : 0) + noise[i * 4 + j];
+  }
+  return { x: sf.tensor(x, [n, 4]), y: sf.tensor(y, [n], 'int32') };
+}
+
+function mlp(seed?: number): sf.Sequential {
+  return sf.sequential([
+    sf.layers.dense({ units: 10, activation: 'relu', inputShape: [4], kernelInitializer: sf.initializers.glorotUniform({ seed }) }),
+    sf.layers.dropout({ rate: 0.2, seed }),
+    sf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: sf.initializers.glorotUniform({ seed: seed && seed + 1 }) }),
+  ]);
+}
+
+function seedCnn(): sf.Sequential {
+  const model = sf.sequential();
+  model.add(sf.layers.conv2d({ filters: 16, kernelSize: 5, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }));
+  model.add(sf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
+  for (const filters of [32, 64, 128]) {
+    model.add(sf.layers.conv2d({ filters, kernelSize: 5, padding: 'same', activation: 'relu' }));
+    model.add(sf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
+  }
+  model.add(sf.layers.flatten());
+  model.add(sf.layers.dense({ units: 128, activation: 'relu' }));
+  model.add(sf.layers.dropout({ rate: 0.4 }));
+  model.add(sf.layers.dense({ units: 10, activation: 'softmax' }));
+  return model;
+}
+
+describe('summary', () => {
+  test("prints the seed CNN with Keras's parameter counts", () => {
+    const model = seedCnn();
+    const lines: string[] = [];
+    model.summary(undefined, undefined, (l) => lines.push(l));
+    const text = lines.join('\n');
+    expect(text).toContain('Total params: 336,394');
+    expect(text).toContain('Trainable params: 336,394');
+    expect(text).toMatch(/conv2d\S* \(Conv2D\) +\[None, 28, 28, 16\] +416/);
+    expect(text).toMatch(/max_pooling2d\S* \(MaxPooling2D\) +\[None, 2, 2, 128\] +0/);
+    expect(text).toMatch(/flatten\S* \(Flatten\) +\[None, 512\] +0/);
+    expect(text).toMatch(/dense\S* \(Dense\) +\[None, 128\] +65,664/);
+    expect(model.countParams()).toBe(336394);
+    model.dispose();
+  });
+});
+
+describe('fit, evaluate, predict', () => {
+  test('an MLP learns separable data; History, callbacks and the last partial batch behave as in Keras', async () => {
+    const seed = freshSeed();
+    const { x, y } = blobs(250, seed); // 200 for training (6 batches of 32 and one of 8), 50 for validation
+    const model = mlp(seed);
+    model.compile({ optimizer: sf.optimizers.adam({ learningRate: 0.02 }), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+    const seen = { epochBegin: 0, epochEnd: [] as sf.Logs[], batches: 0, batchLogs: [] as sf.Logs[] };
+    const history = await model.fit(x, y, {
+      epochs: 8, batchSize: 32, validationSplit: 0.2, verbose: 0, seed,
+      callbacks: {
+        onEpochBegin: () => void seen.epochBegin++,
+        onEpochEnd: (_, logs) => void seen.epochEnd.push(logs!),
+        onBatchEnd: (_, logs) => {
+          seen.batches++;
+          seen.batchLogs.push(logs!);
+        },
+      },
+    });
+    expect(history.epoch).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(Object.keys(history.history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    expect(history.history.accuracy.at(-1)).toBeGreaterThan(0.9);
+    expect(history.history.val_accuracy.at(-1)).toBeGreaterThan(0.9);
+    expect(history.history.loss.at(-1)).toBeLessThan(history.history.loss[0]);
+    expect(seen.epochBegin).toBe(8);
+    expect(seen.epochEnd).toEqual(history.epoch.map((e) => Object.fromEntries(Object.entries(history.history).map(([k, v]) => [k, v[e]]))));
+    expect(seen.batches).toBe(8 * 7);
+    expect(seen.batchLogs.every((l) => l.size === 32 || (l.size === 8 && l.batch === 6))).toBe(true);
+    expect(seen.batchLogs.some((l) => Number.isFinite(l.loss))).toBe(true); // the ring delivered values while training ran
+
+    const [loss, accuracy] = (await model.evaluate(x, y, { batchSize: 64 })) as sf.Tensor[];
+    expect((await accuracy.data())[0]).toBeGreaterThan(0.9);
+    expect((await loss.data())[0]).toBeGreaterThan(0);
+    const probs = model.predict(x, { batchSize: 48 });
+    expect(probs.shape).toEqual([250, 3]);
+    const p = await probs.data();
+    for (let i = 0; i < 250; i++) expect(p[3 * i] + p[3 * i + 1] + p[3 * i + 2]).toBeCloseTo(1, 5);
+    for (const t of [x, y, loss, accuracy, probs]) t.dispose();
+    model.dispose();
+  });
+
+  test('trains from a dataset of [x, y] batches too, inferring the input shape from the first batch', async () => {
+    const { x, y } = blobs(96, freshSeed());
+    const xs = await x.data();
+    const ys = await y.data();
+    const batches = function* () {
+      for (let b = 0; b < 3; b++) {
+        yield [sf.tensor(xs.slice(b * 32 * 4, (b + 1) * 32 * 4), [32, 4]), sf.tensor(ys.slice(b * 32, (b + 1) * 32), [32], 'int32')];
+      }
+    };
+    const model = sf.sequential([sf.layers.dense({ units: 8, activation: 'tanh' }), sf.layers.dense({ units: 3, activation: 'softmax' })]);
+    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['acc'] });
+    await model.fit({ [Symbol.iterator]: batches }, { epochs: 1, verbose: 0 });
+    expect(model.inputShape).toEqual([4]);
+    const before = sf.memory(); // the weights, the optimizer's state and the metrics accumulator exist now
+    const history = await model.fit({ [Symbol.iterator]: batches }, { epochs: 2, verbose: 0 });
+    expect(Object.keys(history.history).sort()).toEqual(['acc', 'loss']);
+    expect(sf.memory().numTensors).toBe(before.numTensors); // fit disposed every batch it consumed
+    expect(sf.memory().numBytesHeld).toBe(before.numBytesHeld);
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  });
+
+  test('early stopping ends training when the monitored value stops improving', async () => {
+    const { x, y } = blobs(64, freshSeed());
+    const model = mlp();
+    model.compile({ optimizer: sf.optimizers.sgd({ learningRate: 0 }), loss: 'sparseCategoricalCrossentropy' });
+    const stopper = sf.callbacks.earlyStopping({ monitor: 'loss', patience: 1 });
+    const history = await model.fit(x, y, { epochs: 20, verbose: 0, shuffle: false, callbacks: [stopper] });
+    expect(history.epoch.length).toBeLessThan(20);
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  });
+
+  test('a diverging loss stops training with an Error naming the epoch and batch', async () => {
+    const { x, y } = blobs(64, freshSeed());
+    const model = mlp();
+    model.compile({ optimizer: sf.optimizers.sgd({ learningRate: 1e38 }), loss: 'sparseCategoricalCrossentropy' });
+    await expect(model.fit(x, y, { epochs: 5, verbose: 0 })).rejects.toThrow(/the loss became NaN in epoch 1(, by batch \d+)?: .*terminateOnNaN/);
+    expect(model.fitting).toBe(false);
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  });
+});
+
+describe('configuration errors are caught early with clear messages', () => {
+  test('compile and fit', async () => {
+    const { x, y } = blobs(40, 3);
+    const model = mlp();
+    await expect(model.fit(x, y)).rejects.toThrow('the model must be compiled first: call model.compile({ optimizer, loss, metrics })');
+    expect(() => model.compile({ loss: 'hinge' })).toThrow(
+      "unknown loss 'hinge'; expected one of 'sparseCategoricalCrossentropy', 'categoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'",
+    );
+    expect(() => model.compile({ loss: 'meanSquaredError', optimizer: 'adagrad' })).toThrow("unknown optimizer 'adagrad'; expected an optimizer object or one of 'sgd', 'rmsprop', 'adam'");
+    expect(() => model.compile({ loss: 'meanSquaredError', metrics: ['auc'] })).toThrow("unknown metric 'auc'");
+    expect(() => sf.layers.dense({ units: 3, activation: 'swish' as never })).toThrow(
+      "unknown activation 'swish'; expected one of 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'",
+    );
+    model.compile({ loss: 'sparseCategoricalCrossentropy' });
+    const bad = sf.tensor(new Int32Array(40).fill(3), [40], 'int32');
+    await expect(model.fit(x, bad, { verbose: 0 })).rejects.toThrow("label 0 is 3, but 'sparseCategoricalCrossentropy' needs class indices in [0, 3) for the model's 3 output units");
+    const first = model.fit(x, y, { epochs: 2, verbose: 0 });
+    await expect(model.fit(x, y, { verbose: 0 })).rejects.toThrow('another fit of this model is still running');
+    await first;
+    const wide = sf.zeros([40, 5]);
+    await expect(model.fit(wide, y, { verbose: 0 })).rejects.toThrow(/layer 'dense\S*' \(Dense\) was built for inputs of shape \[None, 4\], got \[None, 5\]/);
+    for (const t of [x, y, bad, wide]) t.dispose();
+    model.dispose();
+  });
+
+  test("a layer whose input does not fit names the layer and both shapes", () => {
+    const model = sf.sequential([sf.layers.dense({ units: 4, inputShape: [6] }), sf.layers.conv2d({ filters: 2, kernelSize: 3, name: 'conv_a' })]);
+    expect(() => model.build([6])).toThrow("layer 'conv_a' (Conv2D): expected inputs of shape [batch, height, width, channels], got [None, 4]");
+    const softmaxless = sf.sequential([sf.layers.dense({ units: 3, inputShape: [2] })]);
+    expect(() => softmaxless.compile({ loss: 'categoricalCrossentropy' })).toThrow("expects the last layer to end in a softmax activation");
+  });
+});
+
+describe('models move between shaderflow and TensorFlow.js', () => {
+  test('a model saved by shaderflow loads with tf.loadLayersModel and predicts the same', async () => {
+    const model = sf.sequential([
+      sf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [8, 8, 1] }),
+      sf.layers.averagePooling2d({ poolSize: 2 }),
+      sf.layers.conv2d({ filters: 3, kernelSize: 2, strides: 2, activation: 'tanh' }),
+      sf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }),
+      sf.layers.flatten(),
+      sf.layers.dropout({ rate: 0.3 }),
+      sf.layers.dense({ units: 5, activation: 'sigmoid' }),
+      sf.layers.dense({ units: 3, activation: 'softmax' }),
+    ]);
+    const input = randomUniform(6 * 64, freshSeed(), 0, 1);
+    const ours = model.predict(sf.tensor(input, [6, 8, 8, 1]));
+    const dir = await mkdtemp(join(tmpdir(), 'shaderflow-'));
+    await model.save(`file://${dir}`);
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    expect(json.format).toBe('layers-model');
+    const bin = await readFile(join(dir, json.weightsManifest[0].paths[0]));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0].weights,
+      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+    }));
+    const theirs = loaded.predict(tf.tensor(input, [6, 8, 8, 1])) as tf.Tensor;
+    expectAllClose(await ours.data(), await theirs.data(), { atol: 1e-4, rtol: 0 });
+    // And back: the same files load into shaderflow.
+    const again = await sf.loadModel(`file://${dir}`);
+    expectAllClose(await again.predict(sf.tensor(input, [6, 8, 8, 1])).data(), await ours.data(), { atol: 1e-6, rtol: 0 });
+    model.dispose();
+    again.dispose();
+  });
+
+  test('a model built and saved by TF.js loads into shaderflow, predicts the same, and keeps training', async () => {
+    const tfModel = tf.sequential({
+      layers: [
+        tf.layers.dense({ units: 12, activation: 'relu', inputShape: [4] }),
+        tf.layers.dropout({ rate: 0.1 }),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await tfModel.save(tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    const model = await sf.loadModel({ load: async () => artifacts as never });
+    const { x, y } = blobs(120, freshSeed());
+    const xs = await x.data();
+    expectAllClose(await model.predict(x).data(), await (tfModel.predict(tf.tensor(xs, [120, 4])) as tf.Tensor).data(), { atol: 1e-4, rtol: 0 });
+    model.compile({ optimizer: sf.optimizers.adam({ learningRate: 0.03 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const history = await model.fit(x, y, { epochs: 10, verbose: 0 });
+    expect(history.history.accuracy.at(-1)).toBeGreaterThan(0.9);
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  });
+
+  test('loading bad input fails with a clear Error', async () => {
+    await expect(sf.loadModel('file:///nonexistent/model.json')).rejects.toThrow("sf.loadModel('file:///nonexistent/model.json'): cannot read /nonexistent/model.json");
+    await expect(sf.loadModel('ftp://x')).rejects.toThrow("unknown scheme in 'ftp://x'");
+    await expect(sf.loadModel({ load: async () => ({ modelTopology: { class_name: 'Model' }, weightSpecs: [], weightData: new ArrayBuffer(0) }) })).rejects.toThrow(
+      "only Sequential models can be loaded, got a 'Model' topology",
+    );
+  });
+});
