@@ -47,6 +47,12 @@ if [ "$want_browser" = 1 ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; th
   commands+=("DEBIAN_FRONTEND=noninteractive apt-get install -y chromium")
 fi
 
+# Debian's Fashion-MNIST IDX files: sf.datasets.fashionMnist() reads them by default, and the data tests use them.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1; then
+  [ ${#commands[@]} -eq 0 ] && commands+=("apt-get update")
+  commands+=("DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist")
+fi
+
 if [ ${#commands[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "shaderflow: installing system packages…"
