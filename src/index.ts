@@ -17,6 +17,7 @@ export { layers, Layer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, 
 export { initializers, type Initializer } from './nn/initializers.js';
 export { sequential, Sequential, type CompileArgs } from './nn/model.js';
 export { loadModel, type IOHandler, type ModelArtifacts } from './nn/model-io.js';
+export { data, datasets } from './data/index.js';
 export { callbacks, History, type Callback, type FitArgs, type Logs } from './nn/fit.js';
 
 import { fusedConv2d, fusedMatMul } from './nn/ops.js';
