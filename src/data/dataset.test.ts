@@ -259,6 +259,26 @@ describe('other verbs', () => {
   });
 });
 
+describe('other constructors', () => {
+  it('range, array and generator', async () => {
+    expect(await data.range(5).toArray()).toEqual([0, 1, 2, 3, 4]);
+    expect(await data.range(1, 10, 4).toArray()).toEqual([1, 5, 9]);
+    expect(data.range(1, 10, 4).size).toBe(3);
+    expect(await data.array(['a', 'b']).repeat(2).toArray()).toEqual(['a', 'b', 'a', 'b']);
+    const gen = data.generator(function* () {
+      yield 1;
+      yield 2;
+    });
+    expect(gen.size).toBeNull();
+    expect(await gen.toArray()).toEqual([1, 2]);
+    expect(await gen.toArray()).toEqual([1, 2]);
+    const [b] = await data.range(6).batch(6).toArray();
+    expect(Array.from(await b.data())).toEqual([0, 1, 2, 3, 4, 5]);
+    b.dispose();
+    expect(() => data.range(0, 5, 0)).toThrow(/range: .*non-zero step/);
+  });
+});
+
 describe('residentSource', () => {
   it('describes fromTensorSlices → shuffle → batch → map, with the exact row order of the pipeline', async () => {
     const n = 23;
