@@ -130,6 +130,32 @@ describe('fit, evaluate, predict', () => {
     model.dispose();
   });
 
+  test('a tf.data pipeline over tensors trains GPU-resident, exactly as iterating it would', async () => {
+    const seed = freshSeed();
+    const { x, y } = blobs(100, seed);
+    const pipeline = () => sf.data.fromTensorSlices([x, y]).shuffle(50, seed).batch(16).map(([a, b]) => [sf.mul(a as sf.Tensor, 2), b]);
+    const resident = mlp(seed);
+    const streamed = mlp(seed);
+    for (const model of [resident, streamed]) model.compile({ optimizer: sf.optimizers.sgd({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy' });
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => void lines.push(line);
+    try {
+      await resident.fit(pipeline(), { epochs: 2, verbose: 2 });
+    } finally {
+      console.log = log;
+    }
+    expect(lines.join('\n')).toMatch(/the dataset is GPU-resident \(100 rows, [\d.]+ MiB uploaded once\)/);
+    // Hiding residentSource makes fit iterate the Dataset and copy each batch in.
+    const dataset = pipeline();
+    await streamed.fit({ [Symbol.asyncIterator]: () => dataset[Symbol.asyncIterator]() }, { epochs: 2, verbose: 0 });
+    for (const [k, w] of resident.weights.entries()) expectAllClose(await w.tensor.data(), await streamed.weights[k].tensor.data(), { atol: 1e-6, rtol: 1e-5 });
+    x.dispose();
+    y.dispose();
+    resident.dispose();
+    streamed.dispose();
+  });
+
   test('early stopping ends training when the monitored value stops improving', async () => {
     const { x, y } = blobs(64, freshSeed());
     const model = mlp();

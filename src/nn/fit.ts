@@ -5,8 +5,10 @@
 
 import { runtime } from '../gpu/device.js';
 import type { RingReader } from '../gpu/scheduler.js';
-import { checkBatchSize, checkTensor, type Sequential } from './model.js';
-import { gather } from './ops.js';
+import { checkBatchSize, checkTensor, type Feed, gatherFeed, type Sequential } from './model.js';
+import type { ResidentSource } from '../data/dataset.js';
+import { packBytes } from '../shaders/data.js';
+import { gather, gatherBytes, type PackedBytes } from './ops.js';
 import type { PlannedStep } from './step.js';
 import { scalar, tensor, type Tensor } from './tensor.js';
 
@@ -201,7 +203,7 @@ interface Source {
 
 function tensorSource(model: Sequential, purpose: 'train' | 'eval', x: Tensor, y: Tensor, batchSize: number, shuffle: boolean, random: () => number): Source {
   const n = x.shape[0];
-  const step = model.step(purpose, [x, y]);
+  const step = model.step(purpose, gatherFeed([x, y]));
   const spec = (size: number) => [{ shape: [size], dtype: 'int32' as const }];
   return {
     steps: Math.ceil(n / batchSize),
@@ -268,6 +270,79 @@ function datasetSource(model: Sequential, purpose: 'train' | 'eval', data: Batch
   };
 }
 
+interface Resident {
+  residentSource(): Promise<ResidentSource | null>;
+}
+
+/**
+ * The GPU-resident path for a Dataset that only reorders and batches tensors it was made from
+ * (sf.data.fromTensorSlices(...).shuffle(...).batch(...), maps after batch): its columns are
+ * uploaded once (uint8 pixels as packed bytes), each batch is the Dataset's own row indices,
+ * gathered inside the compiled step, and maps after batch run there too. Null when the
+ * pipeline cannot be resident or does not fit in the device's buffers.
+ */
+async function residentDatasetSource(model: Sequential, purpose: 'train' | 'eval', data: BatchSource, where: string, verbose: number): Promise<Source | null> {
+  if (typeof (data as Partial<Resident>).residentSource !== 'function') return null;
+  const rs = await (data as unknown as Resident).residentSource();
+  if (!rs || rs.columns.length !== 2) return null;
+  const rt = runtime();
+  const owned: Tensor[] = [];
+  const columns: (Tensor | PackedBytes)[] = [];
+  for (const column of rs.columns) {
+    const bytes = column.data instanceof Uint8Array ? column.data.byteLength : column.data.length * 4;
+    if (bytes > rt.pool.maxBufferSize) {
+      for (const t of owned) t.dispose();
+      return null;
+    }
+    if (column.tensor && !column.tensor.isDisposed) {
+      columns.push(column.tensor);
+    } else if (column.data instanceof Uint8Array) {
+      const packed = packBytes(column.data);
+      const words = tensor(new Int32Array(packed.buffer, 0, packed.length), [packed.length], 'int32');
+      owned.push(words);
+      columns.push({ words, rows: column.shape[0], rowShape: column.shape.slice(1) });
+    } else {
+      const t = tensor(column.data, column.shape, column.dtype);
+      owned.push(t);
+      columns.push(t);
+    }
+  }
+  const id = owned.map((t) => t.id).join(',') || columns.map((c) => (c as Tensor).id).join(',');
+  const feed: Feed = {
+    key: `resident ${id}`,
+    inputs: (indices) => {
+      let element = rs.assemble(columns.map((c) => ('words' in c ? gatherBytes(c, indices) : gather(c, indices))));
+      for (const map of rs.maps) element = map(element);
+      return batchPair(element, where);
+    },
+  };
+  const step = model.step(purpose, feed);
+  const spec = (size: number) => [{ shape: [size], dtype: 'int32' as const }];
+  if (verbose >= 2) {
+    const mb = columns.reduce((n, c) => n + ('words' in c ? c.words.size * 4 : c.size * 4), 0) / 2 ** 20;
+    console.log(`${where}: the dataset is GPU-resident (${rs.rows} rows, ${mb.toFixed(1)} MiB uploaded once); each batch is gathered on the GPU`);
+  }
+  return {
+    steps: rs.size,
+    async prepare() {
+      await step.compile(spec(rs.batchSize));
+    },
+    async epoch(run) {
+      let batches = 0;
+      for await (const indices of rs.indexBatches()) {
+        const planned = await step.compile(spec(indices.length));
+        planned.run([indices]);
+        batches++;
+        if (!(await run(planned, indices.length))) break;
+      }
+      return batches;
+    },
+    dispose() {
+      for (const t of owned) t.dispose();
+    },
+  };
+}
+
 /** Evaluates on `source`, returning the logs (loss and metric) of all its batches. */
 async function evaluateSource(model: Sequential, source: Source, metricName: string | null, prefix = ''): Promise<Logs> {
   await source.prepare();
@@ -298,9 +373,9 @@ export async function fit(model: Sequential, xOrData: Tensor | BatchSource, yOrA
   model.stopTraining = false;
   const owned: Tensor[] = [];
   const callbacks = args.callbacks === undefined ? [] : Array.isArray(args.callbacks) ? args.callbacks : [args.callbacks];
+  let train: Source | null = null;
+  let validation: Source | null = null;
   try {
-    let train: Source;
-    let validation: Source | null = null;
     const random = args.seed === undefined ? Math.random : prng(args.seed);
     if (isTensorInput) {
       const x = xOrData as Tensor;
@@ -329,7 +404,9 @@ export async function fit(model: Sequential, xOrData: Tensor | BatchSource, yOrA
       if (!xOrData || (typeof xOrData !== 'object' && typeof xOrData !== 'function') || !(Symbol.asyncIterator in (xOrData as object) || Symbol.iterator in (xOrData as object))) {
         throw new Error(`${where}: expected x and y tensors, or a dataset of [x, y] batches, got ${xOrData === null ? 'null' : typeof xOrData}`);
       }
-      train = datasetSource(model, 'train', xOrData as BatchSource, args.stepsPerEpoch, where);
+      const data = xOrData as BatchSource;
+      train = (args.stepsPerEpoch === undefined ? await residentDatasetSource(model, 'train', data, where, verbose) : null)
+        ?? datasetSource(model, 'train', data, args.stepsPerEpoch, where);
     }
     if (args.validationData !== undefined) {
       const v = args.validationData;
@@ -338,7 +415,8 @@ export async function fit(model: Sequential, xOrData: Tensor | BatchSource, yOrA
         if (vy !== v[1]) owned.push(vy);
         validation = tensorSource(model, 'eval', v[0], vy, batchSize, false, random);
       } else {
-        validation = datasetSource(model, 'eval', v as BatchSource, undefined, `${where} (validationData)`);
+        validation = (await residentDatasetSource(model, 'eval', v as BatchSource, `${where} (validationData)`, verbose))
+          ?? datasetSource(model, 'eval', v as BatchSource, undefined, `${where} (validationData)`);
       }
     }
 
@@ -386,9 +464,10 @@ export async function fit(model: Sequential, xOrData: Tensor | BatchSource, yOrA
       for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
     }
     for (const cb of callbacks) await cb.onTrainEnd?.();
-    train.dispose();
     return history;
   } finally {
+    train?.dispose();
+    validation?.dispose();
     for (const t of owned) t.dispose();
     model.fitting = false;
   }
@@ -416,7 +495,13 @@ export async function evaluate(model: Sequential, xOrData: Tensor | BatchSource,
       if (y !== y0) y.dispose();
     }
   } else {
-    logs = await evaluateSource(model, datasetSource(model, 'eval', xOrData as BatchSource, undefined, where), metricName);
+    const data = xOrData as BatchSource;
+    const source = (await residentDatasetSource(model, 'eval', data, where, 0)) ?? datasetSource(model, 'eval', data, undefined, where);
+    try {
+      logs = await evaluateSource(model, source, metricName);
+    } finally {
+      source.dispose();
+    }
   }
   const loss = scalar(logs.loss);
   return metricName ? [loss, scalar(logs[metricName])] : loss;

@@ -4,8 +4,9 @@
 import { runtime } from '../gpu/device.js';
 import * as random from '../shaders/random.js';
 import type { Kernel } from '../shaders/kernel.js';
-import { fill } from './ops.js';
-import { emptyTensor, type Tensor } from './tensor.js';
+import { emptyTensor, type Tensor, tensor } from './tensor.js';
+
+const size = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
 
 export interface Initializer {
   readonly className: string;
@@ -92,11 +93,12 @@ export const initializers = {
       },
     };
   },
+  // Uploaded rather than filled by an op, so a layer built inside a trace still gets real weights.
   zeros(): Initializer {
-    return { className: 'Zeros', config: {}, create: (shape) => fill(shape, 0) };
+    return { className: 'Zeros', config: {}, create: (shape) => tensor(new Float32Array(size(shape)), shape) };
   },
   ones(): Initializer {
-    return { className: 'Ones', config: {}, create: (shape) => fill(shape, 1) };
+    return { className: 'Ones', config: {}, create: (shape) => tensor(new Float32Array(size(shape)).fill(1), shape) };
   },
 };
 

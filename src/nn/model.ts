@@ -42,6 +42,18 @@ interface LossPlan {
 
 const fmt = (shape: readonly (number | null)[]): string => `[${shape.map((d) => d ?? 'None').join(', ')}]`;
 
+/** How a step gets its batch from GPU-resident data: row indices in, the batch's tensors out. */
+export interface Feed {
+  /** Tells plans apart: the same key must build the same batch. */
+  readonly key: string;
+  inputs(indices: Tensor): Tensor[];
+}
+
+/** A feed gathering the same rows of each of `tensors`. */
+export function gatherFeed(tensors: readonly Tensor[]): Feed {
+  return { key: `gather ${tensors.map((t) => t.id).join(',')}`, inputs: (indices) => tensors.map((t) => gather(t, indices)) };
+}
+
 export class Sequential {
   readonly layers: Layer[] = [];
   readonly name: string;
@@ -188,20 +200,25 @@ export class Sequential {
 
   /**
    * @internal A compiled step for `purpose`: 'train' (forward, loss, gradients, optimizer
-   * update, metrics), 'eval' (forward, loss, metrics) or 'predict'. With `gatherFrom`, the
-   * step's inputs are row indices into those GPU-resident tensors.
+   * update, metrics), 'eval' (forward, loss, metrics) or 'predict'. With a feed, the step's
+   * one input is a list of row indices from which the feed builds the batch on the GPU.
    */
-  step(purpose: 'train' | 'eval' | 'predict', gatherFrom?: readonly Tensor[]): CompiledStep {
-    const key = `${purpose}${gatherFrom ? ` gather ${gatherFrom.map((t) => t.id).join(',')}` : ''}`;
+  step(purpose: 'train' | 'eval' | 'predict', feed?: Feed): CompiledStep {
+    const key = `${purpose}${feed ? ` ${feed.key}` : ''}`;
     let step = this.steps.get(key);
     if (step) return step;
-    const inputs = (args: Tensor[]): Tensor[] => (gatherFrom ? gatherFrom.map((t) => gather(t, args[0])) : args);
+    const inputs = (args: Tensor[]): Tensor[] => (feed ? feed.inputs(args[0]) : args);
     if (purpose === 'predict') {
-      step = new CompiledStep(`${this.name} predict`, (...args) => [this.apply(inputs(args)[0])]);
+      step = new CompiledStep(`${this.name} predict`, (...args) => {
+        const [x] = inputs(args);
+        if (!this.isBuilt) this.build(x.shape.slice(1));
+        return [this.apply(x)];
+      });
     } else {
       const accumulator = this.accumulator(purpose);
       step = new CompiledStep(`${this.name} ${purpose}`, (...args) => {
         const [x, y] = inputs(args);
+        if (!this.isBuilt) this.build(x.shape.slice(1)); // weights are made for real even while tracing
         const { loss } = this.compiledLoss(`model.${purpose === 'train' ? 'fit' : 'evaluate'}`);
         if (purpose === 'train') {
           const params = this.trainableWeights;
@@ -249,7 +266,7 @@ export class Sequential {
     const outShape = [x.shape[0], ...this.outputShape];
     const out = emptyLike(outShape);
     const rowBytes = (out.size / Math.max(1, x.shape[0])) * 4;
-    const step = this.step('predict', [x]);
+    const step = this.step('predict', gatherFeed([x]));
     const rt = runtime();
     for (let start = 0; start < x.shape[0]; start += batchSize) {
       const n = Math.min(batchSize, x.shape[0] - start);

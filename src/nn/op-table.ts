@@ -5,7 +5,7 @@
 import type { Activation } from '../shaders/activation.js';
 import * as activation from '../shaders/activation.js';
 import * as conv from '../shaders/conv2d.js';
-import { gatherRows } from '../shaders/data.js';
+import { gatherBytes, gatherRows } from '../shaders/data.js';
 import * as elementwise from '../shaders/elementwise.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
 import * as loss from '../shaders/loss.js';
@@ -82,6 +82,11 @@ export interface OpAttrs {
   metrics: { labels: 'sparse' | 'onehot' | 'binary'; threshold?: number };
   /** Rows of x (axis 0) by an int32 index list: a batch from a GPU-resident dataset. */
   gather: object;
+  /**
+   * Rows of a uint8 dataset packed four bytes to a word (input 0, an int32 tensor of words), by
+   * index (input 1), as float32 byte·scale + offset, shaped [batch, ...rowShape].
+   */
+  gatherBytes: { rows: number; rowShape: readonly number[]; scale: number; offset: number };
 }
 
 export type OpKind = keyof OpAttrs;
@@ -428,6 +433,15 @@ export const opTable = {
     },
     // Gathering selects data (a batch of examples); nothing differentiates through it.
     grad: notDifferentiable('gather'),
+  },
+  gatherBytes: {
+    outputs: ([, indices], { rowShape }) => [f32([indices.shape[0], ...rowShape])],
+    lower: ({ inputs: [words, indices], outputs: [y], attrs }, limits) => {
+      if (y.size === 0) return [];
+      const rowBytes = size(attrs.rowShape);
+      return one(gatherBytes({ rows: attrs.rows, rowBytes, batch: indices.size, scale: attrs.scale, offset: attrs.offset, limits }), [words, indices, y]);
+    },
+    grad: notDifferentiable('gatherBytes'),
   },
 } satisfies OpTable;
 

@@ -307,3 +307,16 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
   check(indices, 'gather', 'indices');
   return apply('gather', [x, indices], {})[0];
 }
+
+/** @internal A GPU-resident uint8 dataset: bytes packed four to an int32 word, rows of `rowShape`. */
+export interface PackedBytes {
+  readonly words: Tensor;
+  readonly rows: number;
+  readonly rowShape: readonly number[];
+}
+
+/** @internal Rows of packed uint8 data by index, as float32 byte·scale + offset. */
+export function gatherBytes(source: PackedBytes, indices: Tensor, scale = 1, offset = 0): Tensor {
+  check(indices, 'gatherBytes', 'indices');
+  return apply('gatherBytes', [source.words, indices], { rows: source.rows, rowShape: source.rowShape, scale, offset })[0];
+}
