@@ -45,6 +45,14 @@ const shapes: Conv2dShape[] = [
   // 16 channels: backward-filter blocks 16 channels of one tap per tile; windows overhang both sides.
   { batch: 2, inHeight: 3, inWidth: 5, inChannels: 16, filterHeight: 5, filterWidth: 4, outChannels: 6, padding: 'same', strides: [1, 2] },
   { batch: 1, inHeight: 1, inWidth: 1, inChannels: 1, filterHeight: 1, filterWidth: 1, outChannels: 1, padding: 'valid' },
+  // A batch of at least 8 with whole vec4s of channels: forward and backward-input tile 8 images
+  // at one pixel and skip the padding taps by loop bounds; 9 leaves a part-filled tile.
+  { batch: 9, inHeight: 2, inWidth: 3, inChannels: 8, filterHeight: 3, filterWidth: 3, outChannels: 8, padding: 'same' },
+  { batch: 8, inHeight: 5, inWidth: 3, inChannels: 8, filterHeight: 3, filterWidth: 2, outChannels: 8, padding: 'valid', strides: [2, 1] },
+  { batch: 8, inHeight: 4, inWidth: 5, inChannels: 8, filterHeight: 3, filterWidth: 3, outChannels: 12, padding: 'same', strides: [2, 3] },
+  // One input channel: backward-input takes runs of pixels along a row; 4 leaves a short run of 11.
+  { batch: 2, inHeight: 5, inWidth: 11, inChannels: 1, filterHeight: 3, filterWidth: 4, outChannels: 8, padding: 'same', tileRows: 4 },
+  { batch: 3, inHeight: 6, inWidth: 10, inChannels: 1, filterHeight: 2, filterWidth: 3, outChannels: 4, padding: 'valid' },
 ];
 const label = (s: Conv2dShape) => `${s.batch}x${s.inHeight}x${s.inWidth}x${s.inChannels} * ${s.filterHeight}x${s.filterWidth}→${s.outChannels} ${s.padding} ${s.strides ?? [1, 1]}`;
 
@@ -60,8 +68,9 @@ describe(`conv2d forward (seed ${seed})`, () => {
   });
 
   it('fuses bias and activation', async () => {
-    for (const [i, activation] of (['relu', 'tanh'] as Activation[]).entries()) {
-      const s = shapes[i + 2];
+    // The last case tiles images of the batch (see the shapes above).
+    for (const [activation, shape] of [['relu', 2], ['tanh', 3], ['relu', 7]] as [Activation, number][]) {
+      const s = shapes[shape];
       const n = sizes(s);
       const x = randomUniform(n.x, seed + 7);
       const f = randomUniform(n.f, seed + 8);

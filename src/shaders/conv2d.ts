@@ -78,6 +78,24 @@ function tile(rows: number, cols: number, tileRows: number | undefined, limits: 
   return { R, lanes, rowTiles: Math.ceil(rows / R), colTiles: Math.ceil(cols / (4 * lanes)), rowLanes: false };
 }
 
+/**
+ * Forward and backward-input tiles of R images of the batch at one pixel (rows ordered pixel,
+ * then image): the tile's rows then share their window's position, so the taps that fall in
+ * the padding are skipped by loop bounds computed once, instead of being loaded, tested and
+ * multiplied by zero per row (a 5x5 'same' window over a 4x4 image is half padding). Needs a
+ * batch that fills the tile, lanes over at least one vec4 of columns, and a contraction over
+ * whole vec4s of channels: with fewer channels per tap, the loops with bounds known only at
+ * run time cost more than the padding taps (the fixed 5x5 loops unroll into straight code).
+ * Undefined otherwise.
+ */
+function batchTile(B: number, pixels: number, cols: number, inner: number, tileRows: number | undefined, limits: KernelLimits): (GemmTile & { bSpan: number }) | undefined {
+  const R = Math.max(1, tileRows ?? 8);
+  if (cols <= 4 || B < R || inner % 4 !== 0) return undefined;
+  const lanes = linearWorkgroupSize(limits, Math.min(32, Math.ceil(cols / 4)));
+  const bSpan = Math.ceil(B / R) * R; // rows per pixel, padded so no tile spans two pixels
+  return { R, lanes, rowTiles: pixels * bSpan / R, colTiles: Math.ceil(cols / (4 * lanes)), rowLanes: false, bSpan };
+}
+
 const list = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
@@ -85,7 +103,7 @@ const list = (n: number) => Array.from({ length: n }, (_, i) => i);
  * first_row + r and the 4 columns col..col+3 of this invocation; `rows_body` decodes row r into
  * whatever the contraction needs, `contraction` adds into the accumulators.
  */
-function gemmMain(t: GemmTile, extraTiles: number, rowsTotal: number, rowsBody: (r: number) => string, contraction: string, store: string): string {
+function gemmMain(t: GemmTile, extraTiles: number, rowsTotal: number, rowsBody: (r: number) => string, contraction: string, store: string, head = ''): string {
   return /* wgsl */ `
 @compute @workgroup_size(${t.lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -96,6 +114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${t.rowLanes ? `  let first_row = (tile % ${t.rowTiles}u * ${t.lanes}u + lane) * ${t.R}u;
   let col = 0u;` : `  let first_row = (tile / ${t.colTiles}u) % ${t.rowTiles}u * ${t.R}u;
   let col = ((tile % ${t.colTiles}u) * ${t.lanes}u + lane) * 4u;`}
+${head}
 ${list(t.R).map((r) => `  let row${r} = min(first_row + ${r}u, ${rowsTotal - 1}u);\n${rowsBody(r)}`).join('\n')}
 ${list(t.R).map((r) => `  var acc${r} = vec4<f32>(0.0);`).join('\n')}
 ${contraction}
@@ -108,35 +127,67 @@ export function conv2dForward(s: Conv2dShape & { bias?: boolean; activation?: Ac
   const g = conv2dGeometry(s);
   const { bias = false, activation = 'linear', limits = defaultLimits } = s;
   const rows = g.B * g.OH * g.OW;
-  const t = tile(rows, g.CO, s.tileRows, limits);
+  const bt = batchTile(g.B, g.OH * g.OW, g.CO, g.CI, s.tileRows, limits);
+  const t = bt ?? tile(rows, g.CO, s.tileRows, limits);
   const vecF = g.CO % 4 === 0; // filter rows over output channels are whole vec4s
   const vecX = g.CI % 4 === 0; // input pixels' channels are whole vec4s
   const R = list(t.R);
   const taps = vecX ? [0, 1, 2, 3] : [0];
-  const rowsBody = (r: number) => `  let ow${r} = row${r} % OW;
+  // Sums input channels at input offsets xo{r} + ci (0 where ok{r} is false) into the tile.
+  const channels = (ok: boolean) => `      let fo = (kh * KW + kw) * CI * CO;
+      for (var ci = 0u; ci < CI; ci += ${taps.length}u) {
+${taps.map((q) => `        let f${q} = load_f(fo + (ci + ${q}u) * CO);`).join('\n')}
+${R.map((r) => {
+    const load = vecX ? `x[(xo${r} + ci) / 4u]` : `vec4<f32>(x[xo${r} + ci])`;
+    return `        let xv${r} = ${ok ? `select(vec4<f32>(0.0), ${load}, ok${r})` : load};`;
+  }).join('\n')}
+${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(xv${r}[${q}]), f${q}, acc${r});`).join('\n')).join('\n')}
+      }`;
+  let head = '';
+  let rowsBody: (r: number) => string;
+  let contraction: string;
+  let store: string;
+  if (bt) {
+    head = `  // Rows are images b_first.. of the batch at output pixel pix.
+  let pix = first_row / ${bt.bSpan}u;
+  let b_first = first_row % ${bt.bSpan}u;`;
+    rowsBody = (r) => `  let b${r} = min(b_first + ${r}u, B - 1u);
+  let xb${r} = b${r} * H * W * CI;`;
+    contraction = /* wgsl */ `
+  let ih0 = i32((pix / OW) * SH) - i32(PT);
+  let iw0 = i32((pix % OW) * SW) - i32(PL);
+  // Taps (kh, kw) whose input pixel (ih0 + kh, iw0 + kw) lies inside the image.
+  let kh_end = u32(clamp(i32(H) - ih0, 0, i32(KH)));
+  let kw_begin = u32(max(-iw0, 0));
+  let kw_end = u32(clamp(i32(W) - iw0, 0, i32(KW)));
+  for (var kh = u32(max(-ih0, 0)); kh < kh_end; kh++) {
+    for (var kw = kw_begin; kw < kw_end; kw++) {
+      let po = (u32(ih0 + i32(kh)) * W + u32(iw0 + i32(kw))) * CI;
+${R.map((r) => `      let xo${r} = xb${r} + po;`).join('\n')}
+${channels(false)}
+    }
+  }`;
+    store = `  if (col >= CO) { return; }
+${R.map((r) => `  if (b_first + ${r}u < B) { store_row((b${r} * OH * OW + pix) * CO, acc${r}); }`).join('\n')}`;
+  } else {
+    rowsBody = (r) => `  let ow${r} = row${r} % OW;
   let oh${r} = (row${r} / OW) % OH;
   let ih${r} = i32(oh${r} * SH) - i32(PT);
   let iw${r} = i32(ow${r} * SW) - i32(PL);
   let xb${r} = (row${r} / (OW * OH)) * H * W * CI;`;
-  const contraction = /* wgsl */ `
+    contraction = /* wgsl */ `
   for (var kh = 0u; kh < KH; kh++) {
     for (var kw = 0u; kw < KW; kw++) {
 ${R.map((r) => `      let y${r} = ih${r} + i32(kh);
       let x${r} = iw${r} + i32(kw);
       let ok${r} = y${r} >= 0 && y${r} < i32(H) && x${r} >= 0 && x${r} < i32(W);
       let xo${r} = select(0u, xb${r} + (u32(y${r}) * W + u32(x${r})) * CI, ok${r});`).join('\n')}
-      let fo = (kh * KW + kw) * CI * CO;
-      for (var ci = 0u; ci < CI; ci += ${taps.length}u) {
-${taps.map((q) => `        let f${q} = load_f(fo + (ci + ${q}u) * CO);`).join('\n')}
-${R.map((r) => vecX
-    ? `        let xv${r} = select(vec4<f32>(0.0), x[(xo${r} + ci) / 4u], ok${r});`
-    : `        let xv${r} = vec4<f32>(select(0.0, x[xo${r} + ci], ok${r}));`).join('\n')}
-${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(xv${r}[${q}]), f${q}, acc${r});`).join('\n')).join('\n')}
-      }
+${channels(true)}
     }
   }`;
-  const store = `  if (col >= CO) { return; }
+    store = `  if (col >= CO) { return; }
 ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CO, acc${r}); }`).join('\n')}`;
+  }
   const code = /* wgsl */ `${preamble}
 ${activationFunctions(activation)}
 ${constants(g)}
@@ -158,7 +209,7 @@ fn store_row(base: u32, v: vec4<f32>) {
     if (col + j < CO) { y[base + col + j] = activate(v[j]${bias ? ' + bias[col + j]' : ''}); }
   }
 }
-${gemmMain(t, 1, rows, rowsBody, contraction, store).replace('let col = ', 'col = ')}
+${gemmMain(t, 1, bt ? t.rowTiles * t.R : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
     name: `conv2d${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
@@ -166,6 +217,74 @@ ${gemmMain(t, 1, rows, rowsBody, contraction, store).replace('let col = ', 'col 
     bindings: bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'],
     workgroupSize: [t.lanes, 1, 1],
     dispatch: foldWorkgroups(t.rowTiles * t.colTiles, limits),
+  };
+}
+
+interface RunTile extends GemmTile {
+  /** Runs of R pixels per image row, and runs in all. */
+  perRow: number;
+  runs: number;
+}
+
+/** Runs of at most 16 pixels (measured best on lavapipe: 14 for a 28-pixel row), split evenly. */
+function runTile(g: Conv2dGeometry, tileRows: number | undefined, limits: KernelLimits): RunTile {
+  const R = Math.max(1, Math.min(tileRows ?? Math.ceil(g.W / Math.ceil(g.W / 16)), g.W));
+  const perRow = Math.ceil(g.W / R);
+  const runs = g.B * g.H * perRow;
+  const lanes = linearWorkgroupSize(limits, Math.min(32, runs));
+  return { R, lanes, rowTiles: Math.ceil(runs / lanes), colTiles: 1, rowLanes: true, perRow, runs };
+}
+
+/**
+ * Backward-input of a one-channel image (a grayscale first layer) at unit strides. Each lane
+ * takes a run of R adjacent pixels of one image row; along a filter row kh they read the
+ * R + KW − 1 adjacent dy pixels ox0 + j, and pixel i takes dy pixel j through tap
+ * kw = i + KW − 1 − j. So each dy load (a divergent, per-lane loop on CPU drivers) feeds up to
+ * KW pixels instead of one, and acc{i} holds 4 output channels' partial dot products (a vec4
+ * over the single input channel would be 3/4 zeros), summed at the store.
+ */
+function backwardInputRuns(g: Conv2dGeometry, t: RunTile, limits: KernelLimits): Kernel {
+  const I = list(t.R);
+  const J = list(t.R + g.KW - 1);
+  const head = `  // This lane's pixels: iw0.. of image row bh = b·H + ih.
+  let run = min(first_row / ${t.R}u, ${t.runs - 1}u);
+  let iw0 = run % ${t.perRow}u * ${t.R}u;
+  let bh = run / ${t.perRow}u;`;
+  const contraction = /* wgsl */ `
+  let ob = bh / H * OH * OW * CO;
+  // Output row oy = ih + PT − kh reads this input row through filter row kh.
+  let oy_first = i32(bh % H + PT);
+  let ox0 = i32(iw0 + PL) - i32(KW - 1u);
+${J.map((j) => `  let okx${j} = ox0 + ${j} >= 0 && ox0 + ${j} < i32(OW);`).join('\n')}
+  for (var kh = 0u; kh < KH; kh++) {
+    let oy = oy_first - i32(kh);
+    if (oy < 0 || oy >= i32(OH)) { continue; }
+    let dy_row = ob + u32(oy) * OW * CO;
+${J.map((j) => `    let dyo${j} = select(0u, dy_row + u32(ox0 + ${j}) * CO, okx${j});`).join('\n')}
+    let fo = kh * KW * CO;
+    for (var co = 0u; co < CO; co += 4u) {
+${list(g.KW).map((kw) => `      let f${kw} = f[(fo + ${kw}u * CO + co) / 4u];`).join('\n')}
+${J.map((j) => [
+    `      let d${j} = select(vec4<f32>(0.0), dy[(dyo${j} + co) / 4u], okx${j});`,
+    ...I.filter((i) => i + g.KW - 1 - j >= 0 && i + g.KW - 1 - j < g.KW)
+      .map((i) => `      acc${i} = fma(d${j}, f${i + g.KW - 1 - j}, acc${i});`),
+  ].join('\n')).join('\n')}
+    }
+  }`;
+  const store = I.map((i) => `  if (first_row / ${t.R}u < ${t.runs}u && iw0 + ${i}u < W) { dx[bh * W + iw0 + ${i}u] = dot(acc${i}, vec4<f32>(1.0)); }`).join('\n');
+  const code = /* wgsl */ `${preamble}
+${constants(g)}
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> f: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+${gemmMain(t, 1, t.runs * t.R, () => '', contraction, store, head)}
+`;
+  return {
+    name: 'conv2d_backward_input',
+    code,
+    bindings: ['read', 'read', 'write'],
+    workgroupSize: [t.lanes, 1, 1],
+    dispatch: foldWorkgroups(t.rowTiles, limits),
   };
 }
 
@@ -177,15 +296,62 @@ export function conv2dBackwardInput(s: Conv2dShape): Kernel {
   const g = conv2dGeometry(s);
   const limits = s.limits ?? defaultLimits;
   const rows = g.B * g.H * g.W;
-  const t = tile(rows, g.CI, s.tileRows, limits);
   const vecO = g.CO % 4 === 0; // dy pixels and filter rows over output channels are whole vec4s
   const unitStride = g.SH === 1 && g.SW === 1; // no divisibility tests (integer division is slow on CPU drivers)
+  const bt = batchTile(g.B, g.H * g.W, g.CI, g.CO, s.tileRows, limits);
+  if (!bt && g.CI === 1 && vecO && unitStride) return backwardInputRuns(g, runTile(g, s.tileRows, limits), limits);
+  const t = bt ?? tile(rows, g.CI, s.tileRows, limits);
   const R = list(t.R);
   const taps = vecO ? [0, 1, 2, 3] : [0];
-  const rowsBody = (r: number) => `  let iw${r} = row${r} % W;
+  // Sums output channels at dy offsets dyo{r} + co (0 where ok{r} is false) into the tile.
+  const channels = (ok: boolean) => `      let fo = (kh * KW + kw) * CI * CO;
+      for (var co = 0u; co < CO; co += ${taps.length}u) {
+${vecO
+    ? `${[0, 1, 2, 3].map((j) => `        let c${j} = f[(fo + min(col + ${j}u, CI - 1u) * CO + co) / 4u];`).join('\n')}
+${taps.map((q) => `        let f${q} = vec4<f32>(c0[${q}], c1[${q}], c2[${q}], c3[${q}]);`).join('\n')}
+${R.map((r) => `        let d${r} = ${ok ? `select(vec4<f32>(0.0), dy[(dyo${r} + co) / 4u], ok${r})` : `dy[(dyo${r} + co) / 4u]`};`).join('\n')}`
+    : `        let f0 = load_ft(fo + co);
+${R.map((r) => `        let d${r} = vec4<f32>(${ok ? `select(0.0, dy[dyo${r} + co], ok${r})` : `dy[dyo${r} + co]`});`).join('\n')}`}
+${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(d${r}[${q}]), f${q}, acc${r});`).join('\n')).join('\n')}
+      }`;
+  let head = '';
+  let rowsBody: (r: number) => string;
+  let contraction: string;
+  let store: string;
+  if (bt) {
+    head = `  // Rows are images b_first.. of the batch at input pixel pix.
+  let pix = first_row / ${bt.bSpan}u;
+  let b_first = first_row % ${bt.bSpan}u;`;
+    rowsBody = (r) => `  let b${r} = min(b_first + ${r}u, B - 1u);
+  let ob${r} = b${r} * OH * OW * CO;`;
+    // Output pixel oy reads input row ih through tap kh when oy·SH + kh = ih + PT with
+    // 0 ≤ oy < OH: kh runs over [max(0, ny − (OH−1)·SH), min(KH − 1, ny)] in steps of SH,
+    // from the first one congruent to ny; likewise kw. The bounds are shared by the tile.
+    contraction = /* wgsl */ `
+  let ny = i32(pix / W + PT);
+  let nx = i32(pix % W + PL);
+  let kh_low = max(0, ny - i32((OH - 1u) * SH));
+  let kw_low = max(0, nx - i32((OW - 1u) * SW));
+  let kh_end = min(i32(KH) - 1, ny) + 1;
+  let kw_begin = kw_low + (nx - kw_low) % i32(SW);
+  let kw_end = min(i32(KW) - 1, nx) + 1;
+  for (var kh_i = kh_low + (ny - kh_low) % i32(SH); kh_i < kh_end; kh_i += i32(SH)) {
+    let kh = u32(kh_i);
+    let dy_row = u32(ny - kh_i) / SH * OW;
+    for (var kw_i = kw_begin; kw_i < kw_end; kw_i += i32(SW)) {
+      let kw = u32(kw_i);
+      let po = (dy_row + u32(nx - kw_i) / SW) * CO;
+${R.map((r) => `      let dyo${r} = ob${r} + po;`).join('\n')}
+${channels(false)}
+    }
+  }`;
+    store = `  if (col >= CI) { return; }
+${R.map((r) => `  if (b_first + ${r}u < B) { store_row((b${r} * H * W + pix) * CI, acc${r}); }`).join('\n')}`;
+  } else {
+    rowsBody = (r) => `  let iw${r} = row${r} % W;
   let ih${r} = (row${r} / W) % H;
   let ob${r} = (row${r} / (W * H)) * OH * OW * CO;`;
-  const contraction = /* wgsl */ `
+    contraction = /* wgsl */ `
   for (var kh = 0u; kh < KH; kh++) {
     for (var kw = 0u; kw < KW; kw++) {
 ${R.map((r) => `      // Output pixel (oy, ox) reads this input pixel through tap (kh, kw) when oy·SH − PT + kh = ih.
@@ -197,20 +363,12 @@ ${unitStride ? `      let oy${r} = ny${r};
       let ox${r} = nx${r} / i32(SW);
       let ok${r} = ny${r} >= 0 && nx${r} >= 0 && ny${r} % i32(SH) == 0 && nx${r} % i32(SW) == 0 && oy${r} < i32(OH) && ox${r} < i32(OW);`}
       let dyo${r} = select(0u, ob${r} + (u32(oy${r}) * OW + u32(ox${r})) * CO, ok${r});`).join('\n')}
-      let fo = (kh * KW + kw) * CI * CO;
-      for (var co = 0u; co < CO; co += ${taps.length}u) {
-${vecO
-    ? `${[0, 1, 2, 3].map((j) => `        let c${j} = f[(fo + min(col + ${j}u, CI - 1u) * CO + co) / 4u];`).join('\n')}
-${taps.map((q) => `        let f${q} = vec4<f32>(c0[${q}], c1[${q}], c2[${q}], c3[${q}]);`).join('\n')}
-${R.map((r) => `        let d${r} = select(vec4<f32>(0.0), dy[(dyo${r} + co) / 4u], ok${r});`).join('\n')}`
-    : `        let f0 = load_ft(fo + co);
-${R.map((r) => `        let d${r} = vec4<f32>(select(0.0, dy[dyo${r} + co], ok${r}));`).join('\n')}`}
-${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(d${r}[${q}]), f${q}, acc${r});`).join('\n')).join('\n')}
-      }
+${channels(true)}
     }
   }`;
-  const store = `  if (col >= CI) { return; }
+    store = `  if (col >= CI) { return; }
 ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CI, acc${r}); }`).join('\n')}`;
+  }
   const code = /* wgsl */ `${preamble}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
@@ -230,7 +388,7 @@ fn store_row(base: u32, v: vec4<f32>) {
     if (col + j < CI) { dx[base + col + j] = v[j]; }
   }
 }
-${gemmMain(t, 1, rows, rowsBody, contraction, store).replace('let col = ', 'col = ')}
+${gemmMain(t, 1, bt ? t.rowTiles * t.R : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
     name: 'conv2d_backward_input',
