@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as sf from '../src/index.js';
+import { irisMlp, seedCnn } from './seed-models.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): boolean => argv.includes(name);
@@ -56,11 +57,7 @@ async function iris(): Promise<{ samples: number; accuracy: number; result: void
   const [xTrain, xTest, yTrain, yTest] = await sf.data.trainTestSplit(x, y, { testSize: 0.2, seed: 42 });
   const train = sf.data.fromTensorSlices([xTrain, yTrain]).repeat(20).shuffle(1000).batch(32);
   const test = sf.data.fromTensorSlices([xTest, yTest]).batch(32);
-  const model = sf.sequential([
-    sf.layers.dense({ units: 10, activation: 'relu', inputShape: [4] }),
-    sf.layers.dropout({ rate: 0.2 }),
-    sf.layers.dense({ units: 3, activation: 'softmax' }),
-  ]);
+  const model = irisMlp();
   model.summary();
   model.compile({ loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   await model.fit(train, { epochs: 10, validationData: test, verbose: options.verbose });
@@ -93,21 +90,6 @@ function imageRows(images: { data: Uint8Array; shape: number[] }, n: number, inv
 
 async function firstLabels(y: sf.Tensor, n: number): Promise<Int32Array> {
   return (await y.data()).slice(0, n) as Int32Array;
-}
-
-function seedCnn(classes: number): sf.Sequential {
-  const model = sf.sequential();
-  model.add(sf.layers.conv2d({ filters: 16, kernelSize: 5, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }));
-  model.add(sf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
-  for (const filters of [32, 64, 128]) {
-    model.add(sf.layers.conv2d({ filters, kernelSize: 5, padding: 'same', activation: 'relu' }));
-    model.add(sf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
-  }
-  model.add(sf.layers.flatten());
-  model.add(sf.layers.dense({ units: 128, activation: 'relu' }));
-  model.add(sf.layers.dropout({ rate: 0.4 }));
-  model.add(sf.layers.dense({ units: classes, activation: 'softmax' }));
-  return model;
 }
 
 /** The sample images as one batch [n, 28, 28, 1] in [0, 1], and the digit each file name says. */
@@ -162,7 +144,7 @@ async function main(): Promise<void> {
     for (const part of parts.slice(1)) ds = ds.concatenate(sf.data.fromTensorSlices([part, labels]));
     return (shuffle ? ds.shuffle(10_000) : ds).batch(128).map(normalize as never);
   };
-  const model = seedCnn(classNames.length);
+  const model = seedCnn({ classes: classNames.length });
   const name = options.fashion ? 'Fashion-MNIST' : 'MNIST';
 
   await phase(`${name}: the seed CNN on ${nTrain} training and ${nTest} test images`, async () => {

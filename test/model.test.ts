@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sf from 'shaderflow';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { irisMlp, seedCnn } from '../scripts/seed-models.js';
 import { expectAllClose, freshSeed, randomUniform } from './expect-all-close.js';
 
 beforeAll(async () => {
@@ -25,29 +26,6 @@ function blobs(n: number, seed: number): { x: sf.Tensor; y: sf.Tensor } {
     for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === c ? 1.5 : 0) + noise[i * 4 + j];
   }
   return { x: sf.tensor(x, [n, 4]), y: sf.tensor(y, [n], 'int32') };
-}
-
-function mlp(seed?: number): sf.Sequential {
-  return sf.sequential([
-    sf.layers.dense({ units: 10, activation: 'relu', inputShape: [4], kernelInitializer: sf.initializers.glorotUniform({ seed }) }),
-    sf.layers.dropout({ rate: 0.2, seed }),
-    sf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: sf.initializers.glorotUniform({ seed: seed && seed + 1 }) }),
-  ]);
-}
-
-function seedCnn(): sf.Sequential {
-  const model = sf.sequential();
-  model.add(sf.layers.conv2d({ filters: 16, kernelSize: 5, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }));
-  model.add(sf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
-  for (const filters of [32, 64, 128]) {
-    model.add(sf.layers.conv2d({ filters, kernelSize: 5, padding: 'same', activation: 'relu' }));
-    model.add(sf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
-  }
-  model.add(sf.layers.flatten());
-  model.add(sf.layers.dense({ units: 128, activation: 'relu' }));
-  model.add(sf.layers.dropout({ rate: 0.4 }));
-  model.add(sf.layers.dense({ units: 10, activation: 'softmax' }));
-  return model;
 }
 
 describe('summary', () => {
@@ -71,7 +49,7 @@ describe('fit, evaluate, predict', () => {
   test('an MLP learns separable data; History, callbacks and the last partial batch behave as in Keras', async () => {
     const seed = freshSeed();
     const { x, y } = blobs(250, seed); // 200 for training (6 batches of 32 and one of 8), 50 for validation
-    const model = mlp(seed);
+    const model = irisMlp(seed);
     model.compile({ optimizer: sf.optimizers.adam({ learningRate: 0.02 }), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
     const seen = { epochBegin: 0, epochEnd: [] as sf.Logs[], batches: 0, batchLogs: [] as sf.Logs[] };
     const history = await model.fit(x, y, {
@@ -134,8 +112,8 @@ describe('fit, evaluate, predict', () => {
     const seed = freshSeed();
     const { x, y } = blobs(100, seed);
     const pipeline = () => sf.data.fromTensorSlices([x, y]).shuffle(50, seed).batch(16).map(([a, b]) => [sf.mul(a as sf.Tensor, 2), b]);
-    const resident = mlp(seed);
-    const streamed = mlp(seed);
+    const resident = irisMlp(seed);
+    const streamed = irisMlp(seed);
     for (const model of [resident, streamed]) model.compile({ optimizer: sf.optimizers.sgd({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy' });
     const lines: string[] = [];
     const log = console.log;
@@ -158,7 +136,7 @@ describe('fit, evaluate, predict', () => {
 
   test('early stopping ends training when the monitored value stops improving', async () => {
     const { x, y } = blobs(64, freshSeed());
-    const model = mlp();
+    const model = irisMlp();
     model.compile({ optimizer: sf.optimizers.sgd({ learningRate: 0 }), loss: 'sparseCategoricalCrossentropy' });
     const stopper = sf.callbacks.earlyStopping({ monitor: 'loss', patience: 1 });
     const history = await model.fit(x, y, { epochs: 20, verbose: 0, shuffle: false, callbacks: [stopper] });
@@ -170,7 +148,7 @@ describe('fit, evaluate, predict', () => {
 
   test('a diverging loss stops training with an Error naming the epoch and batch', async () => {
     const { x, y } = blobs(64, freshSeed());
-    const model = mlp();
+    const model = irisMlp();
     model.compile({ optimizer: sf.optimizers.sgd({ learningRate: 1e38 }), loss: 'sparseCategoricalCrossentropy' });
     await expect(model.fit(x, y, { epochs: 5, verbose: 0 })).rejects.toThrow(/the loss became NaN in epoch 1(, by batch \d+)?: .*terminateOnNaN/);
     expect(model.fitting).toBe(false);
@@ -183,7 +161,7 @@ describe('fit, evaluate, predict', () => {
 describe('configuration errors are caught early with clear messages', () => {
   test('compile and fit', async () => {
     const { x, y } = blobs(40, 3);
-    const model = mlp();
+    const model = irisMlp();
     await expect(model.fit(x, y)).rejects.toThrow('the model must be compiled first: call model.compile({ optimizer, loss, metrics })');
     expect(() => model.compile({ loss: 'hinge' })).toThrow(
       "unknown loss 'hinge'; expected one of 'sparseCategoricalCrossentropy', 'categoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'",

@@ -3,6 +3,7 @@
 
 import * as sf from 'shaderflow';
 import { beforeAll, expect, test } from 'vitest';
+import { irisMlp } from '../scripts/seed-models.js';
 
 beforeAll(async () => {
   await sf.ready();
@@ -13,11 +14,7 @@ test("the seed's Iris MLP reaches ≥ 90% accuracy on the held-out 20%", async (
   const [xTrain, xTest, yTrain, yTest] = await sf.data.trainTestSplit(x, y, { testSize: 0.2, seed: 42 });
   const train = sf.data.fromTensorSlices([xTrain, yTrain]).repeat(20).shuffle(1000, 42).batch(32);
   const validation = sf.data.fromTensorSlices([xTest, yTest]).batch(32);
-  const model = sf.sequential([
-    sf.layers.dense({ units: 10, activation: 'relu', inputShape: [4], kernelInitializer: sf.initializers.glorotUniform({ seed: 1 }) }),
-    sf.layers.dropout({ rate: 0.2, seed: 2 }),
-    sf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: sf.initializers.glorotUniform({ seed: 3 }) }),
-  ]);
+  const model = irisMlp(1);
   model.compile({ loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] }); // rmsprop, as Keras defaults
   const history = await model.fit(train, { epochs: 10, validationData: validation, verbose: 0 });
   expect(history.history.val_accuracy).toHaveLength(10);
