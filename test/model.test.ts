@@ -77,6 +77,9 @@ describe('fit, evaluate, predict', () => {
     const [loss, accuracy] = (await model.evaluate(x, y, { batchSize: 64 })) as sf.Tensor[];
     expect((await accuracy.data())[0]).toBeGreaterThan(0.9);
     expect((await loss.data())[0]).toBeGreaterThan(0);
+    const profile = await model.profile(x, y);
+    expect(profile.rows.some((r) => r.kernel === 'matmul_bias_relu' && r.dispatches === 1)).toBe(true);
+    expect(String(profile)).toMatch(/total +\d+ +[\d.]+\nmemory: /);
     const probs = model.predict(x, { batchSize: 48 });
     expect(probs.shape).toEqual([250, 3]);
     const p = await probs.data();

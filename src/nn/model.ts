@@ -3,6 +3,7 @@
 // shape), so a whole epoch stays on the GPU; fit's loop lives in fit.ts.
 
 import { runtime } from '../gpu/device.js';
+import type { Profile } from '../gpu/scheduler.js';
 import { gradients } from './autodiff.js';
 import { activeTrace } from './graph.js';
 import { lossPerExample } from './losses.js';
@@ -289,6 +290,24 @@ export class Sequential {
   /** Loss and metric over `x`, `y` (or a dataset), as scalars, as TF.js's model.evaluate. */
   evaluate(x: Tensor | BatchSource, y?: Tensor | { batchSize?: number }, args?: { batchSize?: number }): Promise<Tensor | Tensor[]> {
     return evaluate(this, x, y, args);
+  }
+
+  /**
+   * Runs one training step on the batch `x`, `y` (it updates the weights, as fit would) with a
+   * GPU timestamp around every kernel, and returns the step's profile: per kernel its dispatch
+   * count and GPU time, and the plan's memory. `console.log(String(await model.profile(x, y)))`.
+   */
+  async profile(x: Tensor, y: Tensor): Promise<Profile> {
+    const where = `model '${this.name}'.profile`;
+    checkTensor(x, where, 'x');
+    checkTensor(y, where, 'y');
+    this.compiledLoss(where);
+    this.ensureBuilt(x.shape.slice(1));
+    const planned = await this.step('train').compile([x, y].map((t) => ({ shape: t.shape, dtype: t.dtype })));
+    const profile = await planned.profile([x, y]);
+    this.trainSteps++;
+    this.optimizer!.iterations++;
+    return profile;
   }
 
   /**

@@ -23,6 +23,11 @@ export class PlannedStep {
 
   /** Writes the inputs (host arrays, or tensors copied on the GPU) and submits one run. */
   run(values: readonly (Tensor | ArrayBufferView)[]): void {
+    this.write(values);
+    this.plan.run();
+  }
+
+  private write(values: readonly (Tensor | ArrayBufferView)[]): void {
     if (values.length !== this.inputs.length) throw new Error(`${this.plan.label}: expected ${this.inputs.length} inputs, got ${values.length}`);
     const rt = this.plan.runtime;
     values.forEach((v, k) => {
@@ -33,7 +38,6 @@ export class PlannedStep {
         rt.write(target, v);
       }
     });
-    this.plan.run();
   }
 
   /** The GPU buffer holding output `k` after each run (until the next). */
@@ -55,8 +59,12 @@ export class PlannedStep {
     return this.plan.watch(k, t.size * 4);
   }
 
-  /** Runs one step with GPU timestamps around every dispatch; print the result for a table. */
-  profile(): Promise<Profile> {
+  /**
+   * Runs one step (on `values`, or on the last inputs) with GPU timestamps around every
+   * dispatch; print the result for a table.
+   */
+  profile(values?: readonly (Tensor | ArrayBufferView)[]): Promise<Profile> {
+    if (values) this.write(values);
     return this.plan.profile();
   }
 }
