@@ -137,6 +137,28 @@ describe('fit, evaluate, predict', () => {
     streamed.dispose();
   });
 
+  test('categorical, binary cross-entropy and mean squared error train too', async () => {
+    const { x, y } = blobs(120, freshSeed());
+    const labels = await y.data();
+    const onehot = sf.tensor(Array.from(labels, (c) => [0, 1, 2].map((k) => Number(k === c))));
+    const binary = sf.tensor(Float32Array.from(labels, (c) => Number(c === 1)), [120, 1]);
+    const target = sf.tensor(Float32Array.from(labels, (c) => c / 2), [120, 1]);
+    const cases: [string, sf.Layer, sf.Tensor, string][] = [
+      ['categoricalCrossentropy', sf.layers.dense({ units: 3, activation: 'softmax' }), onehot, 'accuracy'],
+      ['binaryCrossentropy', sf.layers.dense({ units: 1, activation: 'sigmoid' }), binary, 'accuracy'],
+      ['meanSquaredError', sf.layers.dense({ units: 1 }), target, 'loss'],
+    ];
+    for (const [loss, last, labelsOf, watch] of cases) {
+      const model = sf.sequential([sf.layers.dense({ units: 16, activation: 'relu', inputShape: [4] }), last]);
+      model.compile({ optimizer: sf.optimizers.adam({ learningRate: 0.05 }), loss, metrics: ['accuracy'] });
+      const history = await model.fit(x, labelsOf, { epochs: 12, batchSize: 16, verbose: 0 });
+      if (watch === 'accuracy') expect(history.history.accuracy.at(-1), loss).toBeGreaterThan(0.9);
+      else expect(history.history.loss.at(-1), loss).toBeLessThan(0.05);
+      model.dispose();
+    }
+    for (const t of [x, y, onehot, binary, target]) t.dispose();
+  }, 180_000);
+
   test('early stopping ends training when the monitored value stops improving', async () => {
     const { x, y } = blobs(64, freshSeed());
     const model = irisMlp();

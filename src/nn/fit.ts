@@ -108,7 +108,8 @@ class Backpressure {
   constructor(private readonly window = 16) {}
   async step(): Promise<void> {
     if (++this.count % this.window !== 0) return;
-    const done = runtime().device.queue.onSubmittedWorkDone();
+    const rt = runtime();
+    const done = rt.untilLost(rt.device.queue.onSubmittedWorkDone()); // a lost device rejects rather than hangs
     const wait = this.previous;
     this.previous = done;
     if (wait) await wait;

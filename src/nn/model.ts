@@ -168,8 +168,12 @@ export class Sequential {
         return activation === 'sigmoid'
           ? { name, kind: 'sigmoid', fromLogits: true, metric: 'binary', threshold: 0 }
           : { name, kind: 'binary', fromLogits: false, metric: 'binary', threshold: 0.5 };
-      case 'meanSquaredError':
-        return { name, kind: 'mse', fromLogits: false, metric: 'onehot', threshold: 0.5 };
+      case 'meanSquaredError': {
+        // 'accuracy' of a regression means, as in TF.js, binary accuracy for one output unit
+        // (thresholded at 0.5), categorical accuracy (argmax) for several.
+        const units = 'units' in last ? (last as Dense).units : 2;
+        return { name, kind: 'mse', fromLogits: false, metric: units === 1 ? 'binary' : 'onehot', threshold: 0.5 };
+      }
     }
   }
 
