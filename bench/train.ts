@@ -1,0 +1,121 @@
+// The training benchmark: shaderflow against TF.js's WebGPU backend (tfjs-layers, model.fit),
+// training the seed MLP and the seed CNN on the same data and the same adapter, in Node (Dawn)
+// and in headless Chromium (SwiftShader, through Playwright). Prints a table per setting and
+// writes every number as JSON.
+// Usage: npm run bench [-- --json FILE] [-- --quick] [-- --setting node|chromium|both]
+//        [-- --cnn-steps N] [-- --no-profile]
+
+import { writeFileSync } from 'node:fs';
+import * as sf from '../src/index.js';
+import { runInChromium } from './browser.js';
+import { loadTfjsWebgpu } from './peers.js';
+import { table } from './timing.js';
+import { type BenchConfig, type HostData, mnistRows, type ModelResult, runTrainingBench, type SettingResult, type Tfjs } from './train-core.js';
+
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const jsonPath = option('--json');
+const quick = args.includes('--quick');
+const setting = option('--setting') ?? 'both';
+if (!['node', 'chromium', 'both'].includes(setting)) throw new Error(`bench: --setting must be node, chromium or both, got '${setting}'`);
+const cnnSteps = option('--cnn-steps');
+
+/**
+ * Sizes per setting. The CNN takes about 1 s per step at batch 128 for shaderflow on lavapipe
+ * (2 cores) and SwiftShader is about 4× slower, so the default times a few CNN steps after a
+ * warm-up epoch; --quick shrinks everything for the test.
+ */
+function configFor(name: 'node' | 'chromium'): BenchConfig {
+  const config: BenchConfig = quick
+    ? { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 3, measuredEpochs: 1 }, cnn: { batchSize: 16, stepsPerEpoch: 2, measuredEpochs: 1 }, profile: false }
+    : name === 'node'
+      ? { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 40, measuredEpochs: 2 }, cnn: { batchSize: 128, stepsPerEpoch: 3, measuredEpochs: 1 }, profile: !args.includes('--no-profile') }
+      : { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 20, measuredEpochs: 2 }, cnn: { batchSize: 128, stepsPerEpoch: 2, measuredEpochs: 1 }, profile: !args.includes('--no-profile') };
+  if (cnnSteps) config.cnn.stepsPerEpoch = Number(cnnSteps);
+  return config;
+}
+
+/** The first `rows` MNIST training digits, on the host. */
+async function mnist(rows: number): Promise<HostData> {
+  await sf.ready();
+  const { train } = await sf.datasets.mnist({ pixels: 'uint8' });
+  const labels = (await train.y.data()) as Int32Array;
+  train.y.dispose();
+  return mnistRows(train.x.data, labels, rows);
+}
+
+async function loadTfjs(): Promise<Tfjs> {
+  await loadTfjsWebgpu(); // Dawn as navigator.gpu, and the WebGPU backend on tfjs-core
+  const tf = (await import('@tensorflow/tfjs')) as Tfjs; // the same tfjs-core instance, plus layers
+  if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not start its WebGPU backend');
+  return tf;
+}
+
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(2);
+const times = (r: number): string => `${r.toFixed(2)}×`;
+
+/** Targets from issue 7: CNN ≥ 3×, MLP ≥ 10× TF.js training samples/s; first step no slower. */
+function targets(m: ModelResult): { train: number; firstStep: number } {
+  return { train: m.model === 'cnn' ? 3 : 10, firstStep: 1 };
+}
+
+function print(result: SettingResult): void {
+  console.log(`\n${result.setting}: ${result.adapter}; measured FMA peak ${result.peakGflops.toFixed(1)} GFLOP/s`);
+  const rows: (string | number)[][] = [];
+  for (const m of result.models) {
+    const name = m.model === 'mlp' ? `MLP b${m.batchSize}` : `CNN b${m.batchSize}`;
+    const t = targets(m);
+    const mark = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+    rows.push([name, 'train samples/s', m.shaderflow.trainSamplesPerSecond, m.tfjs.trainSamplesPerSecond, times(m.ratio.trainSamplesPerSecond), `≥ ${t.train}× ${mark(m.ratio.trainSamplesPerSecond >= t.train)}`]);
+    rows.push(['', 'first step ms', m.shaderflow.firstStepMs, m.tfjs.firstStepMs, times(m.ratio.firstStepMs), `≤ 1× ${mark(m.ratio.firstStepMs <= t.firstStep)}`]);
+    rows.push(['', 'inference samples/s', m.shaderflow.inferenceSamplesPerSecond, m.tfjs.inferenceSamplesPerSecond, times(m.ratio.inferenceSamplesPerSecond), '']);
+    rows.push(['', 'peak GPU MiB', mib(m.shaderflow.peakGpuBytes), mib(m.tfjs.peakGpuBytes), times(m.ratio.peakGpuBytes), '']);
+    if (m.model === 'cnn') rows.push(['', '% of FMA peak (train)', (100 * m.fractionOfPeak.shaderflow).toFixed(1), (100 * m.fractionOfPeak.tfjs).toFixed(1), '', '']);
+    rows.push(['', 'last epoch loss', m.shaderflow.loss.toFixed(3), m.tfjs.loss.toFixed(3), '', '']);
+  }
+  console.log(table(['model', 'metric', 'shaderflow', 'TF.js WebGPU', 'ratio', 'target'], rows));
+  for (const m of result.models) {
+    console.log(`${m.model}: ${m.data}; ${m.stepsPerEpoch} steps × ${m.measuredEpochs} epoch(s) timed after a warm-up epoch; ` +
+      `${(m.forwardFlopsPerSample / 1e6).toFixed(2)} MFLOP forward, ${(m.trainFlopsPerSample / 1e6).toFixed(2)} MFLOP training per sample`);
+    if (m.profile) {
+      const top = m.profile.rows.slice(0, 6).map((r) => `${r.kernel} ${((100 * r.milliseconds) / m.profile!.milliseconds).toFixed(0)}%`).join(', ');
+      console.log(`  shaderflow ${m.model} step profile: ${m.profile.milliseconds.toFixed(1)} GPU ms, ${m.profile.dispatches} dispatches; ${top}`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const log = (line: string): void => console.log(line);
+  const settings: SettingResult[] = [];
+  const nodeConfig = configFor('node');
+  const chromiumConfig = configFor('chromium');
+  const cnnRows = Math.max(nodeConfig.cnn.batchSize * nodeConfig.cnn.stepsPerEpoch, chromiumConfig.cnn.batchSize * chromiumConfig.cnn.stepsPerEpoch);
+  const digits = await mnist(cnnRows);
+  const subset = (rows: number): HostData => ({ ...digits, x: digits.x.subarray(0, rows * 784), y: digits.y.subarray(0, rows), shape: [rows, 28, 28, 1], source: `MNIST digits, first ${rows} of the training split` });
+  if (setting !== 'chromium') {
+    settings.push(await runTrainingBench(await loadTfjs(), nodeConfig, subset(nodeConfig.cnn.batchSize * nodeConfig.cnn.stepsPerEpoch), log));
+    print(settings[settings.length - 1]);
+  }
+  if (setting !== 'node') {
+    const rows = chromiumConfig.cnn.batchSize * chromiumConfig.cnn.stepsPerEpoch;
+    settings.push(await runInChromium(chromiumConfig, subset(rows), { timeoutMs: 30 * 60_000, log }));
+    print(settings[settings.length - 1]);
+  }
+  const report = {
+    benchmark: 'shaderflow vs TF.js WebGPU: training the seed MLP and CNN',
+    quick,
+    date: new Date().toISOString(),
+    seconds: (performance.now() - started) / 1000,
+    flopsFormula: 'forward FLOPs per sample = Σ over conv/dense layers of 2·K·N (K = kh·kw·cin or input width, N = output elements per sample); training = 3 × forward (backward ≈ 2× forward)',
+    settings,
+  };
+  if (jsonPath) {
+    writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\nwrote ${jsonPath}`);
+  }
+}
+
+await main();
+// Dawn's device threads would keep Node alive after the last await.
+process.exit(0);
