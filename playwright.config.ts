@@ -3,6 +3,7 @@ import { defineConfig } from '@playwright/test';
 
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const port = 5174;
+const demoPort = 5175; // the demo app (demo/), which e2e/demo-helpers.ts points at
 
 export default defineConfig({
   testDir: 'e2e',
@@ -30,10 +31,18 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `npx vite --config e2e/vite.config.ts --port ${port}`,
-    url: `http://127.0.0.1:${port}/`,
-    reuseExistingServer: !process.env.CI,
-    timeout: 60_000,
-  },
+  webServer: [
+    {
+      command: `npx vite --config e2e/vite.config.ts --port ${port}`,
+      url: `http://127.0.0.1:${port}/`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 60_000,
+    },
+    {
+      command: `node scripts/demo-data.mjs && npx vite --config demo/vite.config.ts --port ${demoPort} --strictPort --logLevel warn`,
+      url: `http://127.0.0.1:${demoPort}/`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 60_000,
+    },
+  ],
 });
