@@ -6,7 +6,12 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   // Relative asset URLs, so the built app works from any folder (GitHub Pages, a file server).
   base: './',
-  resolve: { alias: { shaderflow: fileURLToPath(new URL('../src/index.ts', import.meta.url)) } },
+  resolve: {
+    alias: {
+      shaderflow: fileURLToPath(new URL('../src/index.ts', import.meta.url)),
+      mnist: fileURLToPath(new URL('./src/no-mnist-package.ts', import.meta.url)),
+    },
+  },
   server: { host: '127.0.0.1' },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
 });
