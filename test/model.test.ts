@@ -84,6 +84,18 @@ describe('fit, evaluate, predict', () => {
     expect(probs.shape).toEqual([250, 3]);
     const p = await probs.data();
     for (let i = 0; i < 250; i++) expect(p[3 * i] + p[3 * i + 1] + p[3 * i + 2]).toBeCloseTo(1, 5);
+    // Predicting on new tensors of a known shape reuses the plans: nothing grows.
+    const again = async () => {
+      const fresh = sf.tensor(await x.data(), x.shape);
+      const out = model.predict(fresh, { batchSize: 48 });
+      expectAllClose(await out.data(), p, { atol: 1e-6 });
+      fresh.dispose();
+      out.dispose();
+    };
+    await again();
+    const held = sf.memory().numBytesHeld;
+    for (let k = 0; k < 3; k++) await again();
+    expect(sf.memory().numBytesHeld).toBe(held);
     for (const t of [x, y, loss, accuracy, probs]) t.dispose();
     model.dispose();
   });

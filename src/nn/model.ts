@@ -212,6 +212,13 @@ export class Sequential {
     const key = `${purpose}${feed ? ` ${feed.key}` : ''}`;
     let step = this.steps.get(key);
     if (step) return step;
+    // One fed step per purpose: a fit on new tensors frees the plans made for the old ones.
+    for (const [k, old] of this.steps) {
+      if (feed && k.startsWith(`${purpose} `)) {
+        old.dispose();
+        this.steps.delete(k);
+      }
+    }
     const inputs = (args: Tensor[]): Tensor[] => (feed ? feed.inputs(args[0]) : args);
     if (purpose === 'predict') {
       step = new CompiledStep(`${this.name} predict`, (...args) => {
@@ -270,15 +277,19 @@ export class Sequential {
     this.ensureBuilt(x.shape.slice(1));
     const outShape = [x.shape[0], ...this.outputShape];
     const out = emptyLike(outShape);
-    const rowBytes = (out.size / Math.max(1, x.shape[0])) * 4;
-    const step = this.step('predict', gatherFeed([x]));
+    const outRow = (out.size / Math.max(1, x.shape[0])) * 4;
+    const inRow = (x.size / Math.max(1, x.shape[0])) * 4;
+    // Planned per batch shape, not per tensor: each batch's rows are copied into the plan's input.
+    const step = this.step('predict');
     const rt = runtime();
     for (let start = 0; start < x.shape[0]; start += batchSize) {
       const n = Math.min(batchSize, x.shape[0] - start);
-      const planned = step.planFor([{ shape: [n], dtype: 'int32' }]);
-      planned.run([Int32Array.from({ length: n }, (_, i) => start + i)]);
+      const planned = step.planFor([{ shape: [n, ...x.shape.slice(1)], dtype: x.dtype }]);
+      const input = planned.inputBuffer(0);
+      rt.encode((encoder) => encoder.copyBufferToBuffer(x.buffer, start * inRow, input, 0, n * inRow), 'predict input');
+      planned.plan.run();
       const result = planned.outputBuffer(0);
-      rt.encode((encoder) => encoder.copyBufferToBuffer(result, 0, out.buffer, start * rowBytes, n * rowBytes), 'predict copy');
+      rt.encode((encoder) => encoder.copyBufferToBuffer(result, 0, out.buffer, start * outRow, n * outRow), 'predict output');
     }
     return out;
   }

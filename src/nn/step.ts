@@ -40,6 +40,11 @@ export class PlannedStep {
     });
   }
 
+  /** The GPU buffer of input `k`, for a caller that fills it on the GPU before `plan.run()`. */
+  inputBuffer(k: number): GPUBuffer {
+    return this.plan.buffer(this.inputs[k]);
+  }
+
   /** The GPU buffer holding output `k` after each run (until the next). */
   outputBuffer(k: number): GPUBuffer {
     return this.plan.buffer(this.outputs[k].index);
