@@ -24,6 +24,8 @@ export interface BenchConfig {
   cnn: ModelSize;
   /** Run the per-kernel profile of shaderflow's CNN training step (needs timestamp-query). */
   profile: boolean;
+  /** Which models to run (both by default). */
+  models?: ('mlp' | 'cnn')[];
 }
 
 /** Host data both libraries train on: features row-major, labels as class indices. */
@@ -330,10 +332,10 @@ export async function runTrainingBench(tf: Tfjs, config: BenchConfig, cnnData: H
   const adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' · ') || 'unknown adapter';
   const peakGflops = await measurePeak(runtime());
   log(`${config.setting}: ${adapter}; FMA peak ${peakGflops.toFixed(1)} GFLOP/s`);
-  const mlpData = await irisRows(config.mlp.batchSize * config.mlp.stepsPerEpoch);
-  const models = [
-    await runModel(tf, 'mlp', mlpData, config, peakGflops, log),
-    await runModel(tf, 'cnn', cnnData, config, peakGflops, log),
-  ];
+  const models: ModelResult[] = [];
+  for (const kind of config.models ?? ['mlp', 'cnn']) {
+    const data = kind === 'mlp' ? await irisRows(config.mlp.batchSize * config.mlp.stepsPerEpoch) : cnnData;
+    models.push(await runModel(tf, kind, data, config, peakGflops, log));
+  }
   return { setting: config.setting, adapter, peakGflops, models };
 }

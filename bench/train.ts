@@ -3,7 +3,7 @@
 // and in headless Chromium (SwiftShader, through Playwright). Prints a table per setting and
 // writes every number as JSON.
 // Usage: npm run bench [-- --json FILE] [-- --quick] [-- --setting node|chromium|both]
-//        [-- --cnn-steps N] [-- --no-profile]
+//        [-- --models mlp,cnn] [-- --cnn-steps N] [-- --no-profile] [-- --warm-cache]
 
 import { writeFileSync } from 'node:fs';
 import * as sf from '../src/index.js';
@@ -19,6 +19,14 @@ const quick = args.includes('--quick');
 const setting = option('--setting') ?? 'both';
 if (!['node', 'chromium', 'both'].includes(setting)) throw new Error(`bench: --setting must be node, chromium or both, got '${setting}'`);
 const cnnSteps = option('--cnn-steps');
+const models = (option('--models') ?? 'mlp,cnn').split(',') as ('mlp' | 'cnn')[];
+if (models.length === 0 || models.some((m) => m !== 'mlp' && m !== 'cnn')) throw new Error(`bench: --models takes mlp, cnn or mlp,cnn, got '${option('--models')}'`);
+// lavapipe compiles a pipeline lazily, at its first dispatch, and keeps the machine code in
+// Mesa's disk cache (~/.cache/mesa_shader_cache_db): a second run would time cache hits. The
+// first step is timed cold, as on a fresh machine, unless --warm-cache. Must be set before Dawn
+// loads the driver. (Chromium's profile is fresh for every Playwright launch: always cold.)
+const warmCache = args.includes('--warm-cache');
+if (!warmCache) process.env.MESA_SHADER_CACHE_DISABLE = 'true';
 
 /**
  * Sizes per setting. The CNN takes about 1 s per step at batch 128 for shaderflow on lavapipe
@@ -29,9 +37,10 @@ function configFor(name: 'node' | 'chromium'): BenchConfig {
   const config: BenchConfig = quick
     ? { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 3, measuredEpochs: 1 }, cnn: { batchSize: 16, stepsPerEpoch: 2, measuredEpochs: 1 }, profile: false }
     : name === 'node'
-      ? { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 40, measuredEpochs: 2 }, cnn: { batchSize: 128, stepsPerEpoch: 3, measuredEpochs: 1 }, profile: !args.includes('--no-profile') }
-      : { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 20, measuredEpochs: 2 }, cnn: { batchSize: 128, stepsPerEpoch: 2, measuredEpochs: 1 }, profile: !args.includes('--no-profile') };
+      ? { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 40, measuredEpochs: 2 }, cnn: { batchSize: 128, stepsPerEpoch: 2, measuredEpochs: 2 }, profile: !args.includes('--no-profile') }
+      : { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 20, measuredEpochs: 2 }, cnn: { batchSize: 128, stepsPerEpoch: 1, measuredEpochs: 2 }, profile: !args.includes('--no-profile') };
   if (cnnSteps) config.cnn.stepsPerEpoch = Number(cnnSteps);
+  config.models = models;
   return config;
 }
 
@@ -52,6 +61,7 @@ async function loadTfjs(): Promise<Tfjs> {
 }
 
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(2);
+const flops = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MFLOP` : `${n} FLOP`);
 const times = (r: number): string => `${r.toFixed(2)}×`;
 
 /** Targets from issue 7: CNN ≥ 3×, MLP ≥ 10× TF.js training samples/s; first step no slower. */
@@ -76,7 +86,7 @@ function print(result: SettingResult): void {
   console.log(table(['model', 'metric', 'shaderflow', 'TF.js WebGPU', 'ratio', 'target'], rows));
   for (const m of result.models) {
     console.log(`${m.model}: ${m.data}; ${m.stepsPerEpoch} steps × ${m.measuredEpochs} epoch(s) timed after a warm-up epoch; ` +
-      `${(m.forwardFlopsPerSample / 1e6).toFixed(2)} MFLOP forward, ${(m.trainFlopsPerSample / 1e6).toFixed(2)} MFLOP training per sample`);
+      `${flops(m.forwardFlopsPerSample)} forward, ${flops(m.trainFlopsPerSample)} training per sample`);
     if (m.profile) {
       const top = m.profile.rows.slice(0, 6).map((r) => `${r.kernel} ${((100 * r.milliseconds) / m.profile!.milliseconds).toFixed(0)}%`).join(', ');
       console.log(`  shaderflow ${m.model} step profile: ${m.profile.milliseconds.toFixed(1)} GPU ms, ${m.profile.dispatches} dispatches; ${top}`);
@@ -91,7 +101,7 @@ async function main(): Promise<void> {
   const nodeConfig = configFor('node');
   const chromiumConfig = configFor('chromium');
   const cnnRows = Math.max(nodeConfig.cnn.batchSize * nodeConfig.cnn.stepsPerEpoch, chromiumConfig.cnn.batchSize * chromiumConfig.cnn.stepsPerEpoch);
-  const digits = await mnist(cnnRows);
+  const digits = models.includes('cnn') ? await mnist(cnnRows) : { x: new Float32Array(0), y: new Int32Array(0), shape: [0, 28, 28, 1], classes: 10, source: 'none' };
   const subset = (rows: number): HostData => ({ ...digits, x: digits.x.subarray(0, rows * 784), y: digits.y.subarray(0, rows), shape: [rows, 28, 28, 1], source: `MNIST digits, first ${rows} of the training split` });
   if (setting !== 'chromium') {
     settings.push(await runTrainingBench(await loadTfjs(), nodeConfig, subset(nodeConfig.cnn.batchSize * nodeConfig.cnn.stepsPerEpoch), log));
@@ -105,6 +115,7 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'shaderflow vs TF.js WebGPU: training the seed MLP and CNN',
     quick,
+    shaderCache: warmCache ? 'warm (Mesa disk cache kept)' : 'cold (MESA_SHADER_CACHE_DISABLE in Node; fresh Chromium profile)',
     date: new Date().toISOString(),
     seconds: (performance.now() - started) / 1000,
     flopsFormula: 'forward FLOPs per sample = Σ over conv/dense layers of 2·K·N (K = kh·kw·cin or input width, N = output elements per sample); training = 3 × forward (backward ≈ 2× forward)',
