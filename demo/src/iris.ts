@@ -3,7 +3,7 @@
 
 import * as sf from 'shaderflow';
 import { confusion, confusionTable } from './results.js';
-import { argmaxRows, errorMessage, integerSetting, makeOptimizer, numberSetting, summaryText, TrainingView } from './training-view.js';
+import { argmaxRows, errorMessage, makeOptimizer, summaryText, trainingSettings, TrainingView } from './training-view.js';
 
 export interface IrisState {
   state: string;
@@ -49,17 +49,15 @@ export async function setupIris(section: HTMLElement, exposed: IrisState): Promi
   });
 
   trainButton.addEventListener('click', async () => {
-    let epochs: number, batchSize: number, learningRate: number, seed: number;
+    let settings: ReturnType<typeof trainingSettings>;
     try {
-      epochs = integerSetting(form, 'epochs');
-      batchSize = integerSetting(form, 'batchSize');
-      learningRate = numberSetting(form, 'learningRate');
-      seed = integerSetting(form, 'seed');
+      settings = trainingSettings(form);
     } catch (e) {
       setState('error', errorMessage(e));
       return;
     }
-    const optimizer = (form.elements.namedItem('optimizer') as HTMLSelectElement).value;
+    const { epochs, batchSize, learningRate, seed } = settings;
+    const { optimizer } = settings;
     trainButton.disabled = true;
     stopButton.disabled = false;
     form.inert = true;

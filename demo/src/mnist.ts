@@ -5,7 +5,7 @@
 import * as sf from 'shaderflow';
 import { DrawPad } from './draw-pad.js';
 import { confusion, confusionTable, digitCanvas, digitFigure } from './results.js';
-import { argmaxRows, errorMessage, integerSetting, makeOptimizer, numberSetting, summaryText, TrainingView } from './training-view.js';
+import { argmaxRows, errorMessage, makeOptimizer, summaryText, trainingSettings, TrainingView } from './training-view.js';
 
 const pixels = 28 * 28;
 const digitNames = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -125,16 +125,14 @@ export async function setupMnist(section: HTMLElement, exposed: MnistState, info
   });
 
   trainButton.addEventListener('click', async () => {
-    let epochs: number, batchSize: number, learningRate: number, seed: number;
+    let settings: ReturnType<typeof trainingSettings>;
     try {
-      epochs = integerSetting(form, 'epochs');
-      batchSize = integerSetting(form, 'batchSize');
-      learningRate = numberSetting(form, 'learningRate');
-      seed = integerSetting(form, 'seed');
+      settings = trainingSettings(form);
     } catch (e) {
       setState('error', errorMessage(e));
       return;
     }
+    const { epochs, batchSize, learningRate, seed } = settings;
     const width = Number(setting('width').value);
     const blocks = Number(setting('blocks').value);
     const augment = (setting('augment') as HTMLInputElement).checked;

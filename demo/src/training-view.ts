@@ -165,6 +165,17 @@ export function numberSetting(form: HTMLFormElement, name: string): number {
   return value;
 }
 
+/** The settings both experiments share, read from their form; throws naming a bad one. */
+export function trainingSettings(form: HTMLFormElement): { epochs: number; batchSize: number; learningRate: number; seed: number; optimizer: string } {
+  return {
+    epochs: integerSetting(form, 'epochs'),
+    batchSize: integerSetting(form, 'batchSize'),
+    learningRate: numberSetting(form, 'learningRate'),
+    seed: integerSetting(form, 'seed'),
+    optimizer: (form.elements.namedItem('optimizer') as HTMLSelectElement).value,
+  };
+}
+
 /** An optimizer from the form's choice and learning rate. */
 export function makeOptimizer(name: string, learningRate: number): sf.Optimizer {
   if (name === 'adam') return sf.optimizers.adam({ learningRate });
