@@ -5,6 +5,7 @@
 import * as sf from '../src/index.js';
 import { runtime } from '../src/gpu/device.js';
 import { gatherFeed } from '../src/nn/model.js';
+import { irisMlp, seedCnn } from '../scripts/seed-models.js';
 import { measurePeak } from './peak.js';
 
 /** @tensorflow/tfjs (layers included) with its WebGPU backend set. */
@@ -117,27 +118,7 @@ export function mnistRows(pixels: Uint8Array, labels: Int32Array, rows: number):
   };
 }
 
-function sfMlp(): sf.Sequential {
-  return sf.sequential([
-    sf.layers.dense({ units: 10, activation: 'relu', inputShape: [4] }),
-    sf.layers.dropout({ rate: 0.2 }),
-    sf.layers.dense({ units: 3, activation: 'softmax' }),
-  ]);
-}
-
-function sfCnn(): sf.Sequential {
-  const model = sf.sequential();
-  for (const [k, filters] of [16, 32, 64, 128].entries()) {
-    model.add(sf.layers.conv2d({ filters, kernelSize: 5, padding: 'same', activation: 'relu', ...(k === 0 ? { inputShape: [28, 28, 1] } : {}) }));
-    model.add(sf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
-  }
-  model.add(sf.layers.flatten());
-  model.add(sf.layers.dense({ units: 128, activation: 'relu' }));
-  model.add(sf.layers.dropout({ rate: 0.4 }));
-  model.add(sf.layers.dense({ units: 10, activation: 'softmax' }));
-  return model;
-}
-
+// The TF.js twins of scripts/seed-models.ts's irisMlp and seedCnn, layer for layer.
 function tfMlp(tf: Tfjs) {
   return tf.sequential({
     layers: [
@@ -220,7 +201,7 @@ async function runShaderflow(kind: 'mlp' | 'cnn', data: HostData, size: ModelSiz
   const firstY = sf.tensor(data.y.slice(0, size.batchSize), [size.batchSize], 'int32');
 
   const started = performance.now();
-  const model = kind === 'mlp' ? sfMlp() : sfCnn();
+  const model = kind === 'mlp' ? irisMlp() : seedCnn();
   model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   await model.fit(first, firstY, { epochs: 1, batchSize: size.batchSize, verbose: 0 });
   const firstStepMs = performance.now() - started;
