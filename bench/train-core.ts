@@ -4,7 +4,6 @@
 
 import * as sf from '../src/index.js';
 import { runtime } from '../src/gpu/device.js';
-import { gatherFeed } from '../src/nn/model.js';
 import { irisMlp, seedCnn } from '../scripts/seed-models.js';
 import { measurePeak } from './peak.js';
 
@@ -197,7 +196,9 @@ async function runShaderflow(kind: 'mlp' | 'cnn', data: HostData, size: ModelSiz
   };
   const x = sf.tensor(data.x, data.shape);
   const y = sf.tensor(data.y, [data.y.length], 'int32');
-  const first = sf.gather(x, sf.tensor(Int32Array.from({ length: size.batchSize }, (_, i) => i), [size.batchSize], 'int32'));
+  const firstRows = sf.tensor(Int32Array.from({ length: size.batchSize }, (_, i) => i), [size.batchSize], 'int32');
+  const first = sf.gather(x, firstRows);
+  firstRows.dispose();
   const firstY = sf.tensor(data.y.slice(0, size.batchSize), [size.batchSize], 'int32');
 
   const started = performance.now();
@@ -224,8 +225,7 @@ async function runShaderflow(kind: 'mlp' | 'cnn', data: HostData, size: ModelSiz
 
   let profile: ModelResult['profile'];
   if (config.profile && rt.device.features.has('timestamp-query')) {
-    const planned = model.step('train', gatherFeed([x, y])).planFor([{ shape: [size.batchSize], dtype: 'int32' }]);
-    const p = await planned.profile();
+    const p = await model.profile(first, firstY);
     log(String(p));
     profile = { milliseconds: p.milliseconds, dispatches: p.dispatches, rows: p.rows.map((r) => ({ ...r })).sort((a, b) => b.milliseconds - a.milliseconds) };
   }

@@ -55,6 +55,8 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/first step ms/);
   }, 120_000);
 
+  // `npm test` installs Chromium first (scripts/setup.sh --browser), so this runs there and in CI;
+  // it is skipped only when Vitest is run alone on a machine without a Chromium to drive.
   it.skipIf(!existsSync(chromium))('in headless Chromium through Playwright: the same page code, the same JSON', async () => {
     const { report } = await bench('chromium');
     checkShape(report, 'chromium');

@@ -140,7 +140,7 @@ export class Runtime {
 
   /**
    * Hands the shared command encoder to `encode` (a plan recording its prepared dispatches), so
-   * eager work before it stays in order; counted like one dispatch per `dispatches`.
+   * eager work before it stays in order; `name` labels it in error messages like a kernel's.
    */
   encode(encode: (encoder: GPUCommandEncoder) => void, name: string): void {
     encode(this.currentEncoder());

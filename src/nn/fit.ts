@@ -449,7 +449,7 @@ export async function fit(model: Sequential, xOrData: Tensor | BatchSource, yOrA
         if (nanAt !== null) return false;
         await pressure.step();
         await yieldToEventLoop();
-        return !model.stopTraining || batch < 1;
+        return !model.stopTraining;
       });
       const exact = new Float32Array(await runtime().read(accumulator.buffer, 16));
       const logs = logsFrom(exact, metricName);

@@ -3,6 +3,7 @@
 // later hands the recorded nodes to the scheduler (src/gpu/scheduler.ts) as one program.
 
 import { runtime } from '../gpu/device.js';
+import { storageUsage } from '../gpu/pool.js';
 import type { Program, ProgramBuffer, ProgramStep } from '../gpu/scheduler.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
 import { opTable, type OpAttrs, type OpKind } from './op-table.js';
@@ -51,17 +52,7 @@ export class Trace implements TraceRef {
   readonly nodes: Node[] = [];
   /** Symbolic inputs, filled in by each run of a plan. */
   readonly placeholders: Tensor[] = [];
-  private ended = false;
-
   constructor(readonly name: string) {}
-
-  get isOpen(): boolean {
-    return !this.ended;
-  }
-
-  end(): void {
-    this.ended = true;
-  }
 }
 
 let active: Trace | null = null;
@@ -87,7 +78,6 @@ export function trace<T>(name: string, fn: (trace: Trace) => T): { trace: Trace;
     return { trace: t, result: fn(t) };
   } finally {
     active = null;
-    t.end();
   }
 }
 
@@ -130,7 +120,7 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
     for (const d of def.lower({ inputs, outputs, attrs }, rt.limits)) {
       const buffers = d.args.map((a) => {
         if (a instanceof Tensor) return a.buffer;
-        if (!scratch.has(a)) scratch.set(a, rt.allocate(a.bytes, `${kind} scratch`, 0x80 | 0x4 | 0x8));
+        if (!scratch.has(a)) scratch.set(a, rt.allocate(a.bytes, `${kind} scratch`, storageUsage));
         return scratch.get(a)!;
       });
       rt.dispatch(d.uniformsAt ? { ...d.kernel, uniforms: d.uniformsAt() } : d.kernel, buffers);

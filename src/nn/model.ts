@@ -276,7 +276,7 @@ export class Sequential {
     if (x.rank < 2) throw new Error(`${where}: expected x with a batch dimension first, got shape ${fmt(x.shape)}`);
     this.ensureBuilt(x.shape.slice(1));
     const outShape = [x.shape[0], ...this.outputShape];
-    const out = emptyLike(outShape);
+    const out = emptyTensor(outShape, 'float32', 'predict');
     const outRow = (out.size / Math.max(1, x.shape[0])) * 4;
     const inRow = (x.size / Math.max(1, x.shape[0])) * 4;
     // Planned per batch shape, not per tensor: each batch's rows are copied into the plan's input.
@@ -381,10 +381,6 @@ function lossGradients(params: readonly Tensor[], loss: () => Tensor): { value: 
   const missing = grads.findIndex((g) => g === null);
   if (missing >= 0) throw new Error(`model training step: the loss does not depend on the weight ${params[missing].describe()}`);
   return { value, grads: grads as Tensor[] };
-}
-
-function emptyLike(shape: readonly number[]): Tensor {
-  return emptyTensor(shape, 'float32', 'predict');
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -445,4 +445,3 @@ export const opTable = {
   },
 } satisfies OpTable;
 
-export { size as elementCount };

@@ -14,6 +14,9 @@ export interface InputSpec {
 
 /** One input shape's plan: the program's input and output buffers and the plan running them. */
 export class PlannedStep {
+  /** @internal Set by the first compile(); later calls for the same shapes await it, not the cache. */
+  compiled: Promise<void> | null = null;
+
   constructor(
     readonly plan: Plan,
     private readonly inputs: readonly number[],
@@ -111,7 +114,7 @@ export class CompiledStep {
   /** Plans for these shapes and compiles every pipeline in parallel, before the first run. */
   async compile(specs: readonly InputSpec[]): Promise<PlannedStep> {
     const planned = this.planFor(specs);
-    await planned.plan.compile();
+    await (planned.compiled ??= planned.plan.compile());
     return planned;
   }
 
