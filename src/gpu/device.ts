@@ -26,8 +26,8 @@ const raisedLimits = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-/** Optional features used where present: GPU timestamps for profiling. */
-const wantedFeatures: GPUFeatureName[] = ['timestamp-query'];
+/** Optional features used where present: GPU timestamps for profiling, subgroup operations for loads shared across lanes. */
+const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName];
 
 export const driverHelp =
   'In Node, shaderflow runs on Dawn (the `webgpu` package), which needs a Vulkan, Metal or D3D12 driver. ' +

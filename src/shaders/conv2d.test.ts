@@ -7,6 +7,7 @@ import { dot, numericGradient } from '../../test/gradcheck.js';
 import { runKernel } from '../../test/kernel-harness.js';
 import { activationReference, type Activation } from './activation.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, conv2dOutputShape, conv2dScratchSize, type Conv2dShape } from './conv2d.js';
+import { ready, runtime } from '../gpu/device.js';
 import { defaultLimits } from './kernel.js';
 
 /** float64 conv2d: y[b, oh, ow, co] = Σ x[b, oh·SH − PT + kh, ow·SW − PL + kw, ci] · f[kh, kw, ci, co]. */
@@ -97,42 +98,44 @@ describe(`conv2d forward (seed ${seed})`, () => {
   });
 });
 
-describe(`conv2d backward passes (seed ${seed})`, () => {
-  async function backward(s: Conv2dShape, i: number) {
-    const n = sizes(s);
-    const x = randomUniform(n.x, seed + 20 + i);
-    const f = randomUniform(n.f, seed + 40 + i);
-    const dy = randomUniform(n.y, seed + 60 + i);
-    const [dx] = await runKernel(conv2dBackwardInput(s), [dy, f], [{ size: n.x }]);
-    const kernels = conv2dBackwardFilter(s);
-    const scratch = conv2dScratchSize(s);
-    const [df] = scratch
-      ? await runKernel(kernels, [x, dy], [{ size: n.f }, { size: scratch }], [[0, 1, 3], [3, 2]])
-      : await runKernel(kernels, [x, dy], [{ size: n.f }]);
-    return { x, f, dy, dx, df };
-  }
+async function backward(s: Conv2dShape, i: number) {
+  const n = sizes(s);
+  const x = randomUniform(n.x, seed + 20 + i);
+  const f = randomUniform(n.f, seed + 40 + i);
+  const dy = randomUniform(n.y, seed + 60 + i);
+  const [dx] = await runKernel(conv2dBackwardInput(s), [dy, f], [{ size: n.x }]);
+  const kernels = conv2dBackwardFilter(s);
+  const scratch = conv2dScratchSize(s);
+  const [df] = scratch
+    ? await runKernel(kernels, [x, dy], [{ size: n.f }, { size: scratch }], [[0, 1, 3], [3, 2]])
+    : await runKernel(kernels, [x, dy], [{ size: n.f }]);
+  return { x, f, dy, dx, df };
+}
 
+/** dx and df against the exact gradients of the float64 forward: Σ dy·conv(x, f) is bilinear, so its gradient is taken one unit input at a time. */
+async function checkBackward(s: Conv2dShape, i: number): Promise<void> {
+  const { x, f, dy, dx, df } = await backward(s, i);
+  const g = sizes(s);
+  const dxRef = new Float64Array(g.x);
+  const dfRef = new Float64Array(g.f);
+  const unit = new Float64Array(Math.max(g.x, g.f));
+  for (let k = 0; k < g.x; k++) {
+    unit.fill(0);
+    unit[k] = 1;
+    dxRef[k] = dot(dy, reference(unit.subarray(0, g.x), f, s));
+  }
+  for (let k = 0; k < g.f; k++) {
+    unit.fill(0);
+    unit[k] = 1;
+    dfRef[k] = dot(dy, reference(x, unit.subarray(0, g.f), s));
+  }
+  expectAllClose(dx, dxRef, { rtol: 1e-4, atol: 1e-5 });
+  expectAllClose(df, dfRef, { rtol: 1e-4, atol: 1e-4 });
+}
+
+describe(`conv2d backward passes (seed ${seed})`, () => {
   it('match the exact gradients of the float64 forward', async () => {
-    for (const [i, s] of shapes.entries()) {
-      const { x, f, dy, dx, df } = await backward(s, i);
-      // Σ dy·conv(x, f) is bilinear: its gradient in x is conv(·, f)ᵀ dy, computed here column by column.
-      const g = sizes(s);
-      const dxRef = new Float64Array(g.x);
-      const dfRef = new Float64Array(g.f);
-      const unit = new Float64Array(Math.max(g.x, g.f));
-      for (let k = 0; k < g.x; k++) {
-        unit.fill(0);
-        unit[k] = 1;
-        dxRef[k] = dot(dy, reference(unit.subarray(0, g.x), f, s));
-      }
-      for (let k = 0; k < g.f; k++) {
-        unit.fill(0);
-        unit[k] = 1;
-        dfRef[k] = dot(dy, reference(x, unit.subarray(0, g.f), s));
-      }
-      expectAllClose(dx, dxRef, { rtol: 1e-4, atol: 1e-5 });
-      expectAllClose(df, dfRef, { rtol: 1e-4, atol: 1e-4 });
-    }
+    for (const [i, s] of shapes.entries()) await checkBackward(s, i);
   });
 
   it('match central finite differences on a small case', async () => {
@@ -147,5 +150,42 @@ describe(`conv2d backward passes (seed ${seed})`, () => {
     const kernels = conv2dBackwardFilter(s);
     expect(kernels.map((k) => k.name)).toEqual(['conv2d_backward_filter_partial', 'conv2d_backward_filter_reduce']);
     expect(conv2dScratchSize(s)).toBeGreaterThan(5 * 5 * 16 * 32);
+  });
+});
+
+// Where the device reports one subgroup size (lavapipe: 8 lanes), the forward and backward-input
+// tiles over a batch load their rows' operand once per subgroup and broadcast it; batches of at
+// least the tile height take that path. Skipped on devices without it.
+// Also 4-lane tiles (SwiftShader's subgroup size), which run on wider subgroups as well.
+await ready();
+const native = runtime().limits;
+
+for (const lanes of [...new Set([native.subgroupSize ?? 0, 4])]) describe.skipIf(!native.subgroupSize)(`conv2d sharing rows across a subgroup of ${lanes} lanes (seed ${seed})`, () => {
+  const limits = { ...native, subgroupSize: lanes };
+  const subgroupShapes: Conv2dShape[] = [
+    { batch: 17, inHeight: 3, inWidth: 3, inChannels: 8, filterHeight: 3, filterWidth: 3, outChannels: 12, padding: 'same', limits },
+    { batch: 9, inHeight: 4, inWidth: 3, inChannels: 8, filterHeight: 3, filterWidth: 2, outChannels: 8, padding: 'valid', strides: [2, 1], tileRows: 4, limits },
+    { batch: 8, inHeight: 2, inWidth: 3, inChannels: 4, filterHeight: 5, filterWidth: 5, outChannels: 36, padding: 'same', strides: [1, 2], tileRows: 8, limits },
+  ];
+
+  it('forward, with bias and relu, matches float64', async () => {
+    for (const [i, s] of subgroupShapes.entries()) {
+      expect(conv2dForward(s).code).toContain('subgroupBroadcast');
+      const n = sizes(s);
+      const x = randomUniform(n.x, seed + 800 + i);
+      const f = randomUniform(n.f, seed + 810 + i);
+      const bias = randomUniform(s.outChannels, seed + 820 + i);
+      const [y] = await runKernel(conv2dForward(s), [x, f], [{ size: n.y }]);
+      expectAllClose(y, reference(x, f, s), { rtol: 1e-4, atol: 1e-5 });
+      const [yb] = await runKernel(conv2dForward({ ...s, bias: true, activation: 'relu' }), [x, f, bias], [{ size: n.y }]);
+      expectAllClose(yb, reference(x, f, s, bias, 'relu'), { rtol: 1e-4, atol: 1e-5 });
+    }
+  });
+
+  it('backward passes match the exact gradients', async () => {
+    for (const [i, s] of subgroupShapes.entries()) {
+      if (s.inChannels > 4) expect(conv2dBackwardInput(s).code).toContain('subgroupBroadcast');
+      await checkBackward(s, 830 + i);
+    }
   });
 });

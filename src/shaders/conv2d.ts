@@ -61,6 +61,11 @@ interface GemmTile {
   colTiles: number;
   /** Lanes take separate row blocks instead of separate columns (there is one column group). */
   rowLanes: boolean;
+  /**
+   * The workgroup is one subgroup of this many lanes: the rows' operand is loaded once, spread
+   * over the lanes, and handed to every lane by subgroupBroadcast (see sharedRows).
+   */
+  subgroup?: number;
 }
 
 /**
@@ -89,11 +94,39 @@ function tile(rows: number, cols: number, tileRows: number | undefined, limits: 
  * Undefined otherwise.
  */
 function batchTile(B: number, pixels: number, cols: number, inner: number, tileRows: number | undefined, limits: KernelLimits): (GemmTile & { bSpan: number }) | undefined {
-  const R = Math.max(1, tileRows ?? 8);
+  const subgroup = limits.subgroupSize !== undefined && limits.subgroupSize >= 4 ? limits.subgroupSize : undefined;
+  const R = Math.max(1, tileRows ?? (subgroup ? 16 : 8));
   if (cols <= 4 || B < R || inner % 4 !== 0) return undefined;
-  const lanes = linearWorkgroupSize(limits, Math.min(32, Math.ceil(cols / 4)));
+  const lanes = subgroup ?? linearWorkgroupSize(limits, Math.min(32, Math.ceil(cols / 4)));
   const bSpan = Math.ceil(B / R) * R; // rows per pixel, padded so no tile spans two pixels
-  return { R, lanes, rowTiles: pixels * bSpan / R, colTiles: Math.ceil(cols / (4 * lanes)), rowLanes: false, bSpan };
+  return { R, lanes, rowTiles: pixels * bSpan / R, colTiles: Math.ceil(cols / (4 * lanes)), rowLanes: false, bSpan, subgroup };
+}
+
+/**
+ * For a subgroup tile whose rows are images b_first.. of the batch: `${name}s{q}`, the offset
+ * of image b_first + q·S + lane (times `imageSize`), for the chunks q this lane loads.
+ */
+function sharedRowOffsets(t: GemmTile, name: string, imageSize: string): string {
+  const S = t.subgroup ?? 1;
+  return list(Math.ceil(t.R / S)).map((q) => `  let ${name}s${q} = min(b_first + ${q * S}u + lane, B - 1u) * ${imageSize};`).join('\n');
+}
+
+/**
+ * Row r's vec4 of the shared operand, `name{r}`: each lane loads its chunks `${name}q{q}` from
+ * `${name}s{q} + offset`, and row r comes from lane r % S of chunk ⌊r / S⌋ by broadcast. On CPU
+ * drivers a per-lane load is a scalar loop over the lanes and a broadcast a register shuffle.
+ */
+function sharedRows(t: GemmTile, name: string, buffer: string, offset: string): string {
+  const S = t.subgroup ?? 1;
+  return [
+    ...list(Math.ceil(t.R / S)).map((q) => `        let ${name}q${q} = ${buffer}[(${name}s${q} + ${offset}) / 4u];`),
+    ...list(t.R).map((r) => `        let ${name}${r} = subgroupBroadcast(${name}q${Math.floor(r / S)}, ${r % S}u);`),
+  ].join('\n');
+}
+
+/** The module's first line when the tile uses subgroup operations. */
+function enables(t: GemmTile): string {
+  return t.subgroup ? 'enable subgroups;\n' : '';
 }
 
 const list = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -107,7 +140,7 @@ function gemmMain(t: GemmTile, extraTiles: number, rowsTotal: number, rowsBody: 
   return /* wgsl */ `
 @compute @workgroup_size(${t.lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lane: u32) {
+        @builtin(${t.subgroup ? 'subgroup_invocation_id' : 'local_invocation_index'}) lane: u32) {
   let tile = flat_workgroup(wid, nwg);
   if (tile >= ${t.rowTiles * t.colTiles * extraTiles}u) { return; }
   let split = tile / ${t.rowTiles * t.colTiles}u;
@@ -137,7 +170,7 @@ export function conv2dForward(s: Conv2dShape & { bias?: boolean; activation?: Ac
   const channels = (ok: boolean) => `      let fo = (kh * KW + kw) * CI * CO;
       for (var ci = 0u; ci < CI; ci += ${taps.length}u) {
 ${taps.map((q) => `        let f${q} = load_f(fo + (ci + ${q}u) * CO);`).join('\n')}
-${R.map((r) => {
+${t.subgroup ? sharedRows(t, 'xv', 'x', 'po + ci') : R.map((r) => {
     const load = vecX ? `x[(xo${r} + ci) / 4u]` : `vec4<f32>(x[xo${r} + ci])`;
     return `        let xv${r} = ${ok ? `select(vec4<f32>(0.0), ${load}, ok${r})` : load};`;
   }).join('\n')}
@@ -150,7 +183,8 @@ ${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(xv${r}[${q}]), f
   if (bt) {
     head = `  // Rows are images b_first.. of the batch at output pixel pix.
   let pix = first_row / ${bt.bSpan}u;
-  let b_first = first_row % ${bt.bSpan}u;`;
+  let b_first = first_row % ${bt.bSpan}u;
+${sharedRowOffsets(t, 'xv', 'H * W * CI')}`;
     rowsBody = (r) => `  let b${r} = min(b_first + ${r}u, B - 1u);
   let xb${r} = b${r} * H * W * CI;`;
     contraction = /* wgsl */ `
@@ -188,7 +222,7 @@ ${channels(true)}
     store = `  if (col >= CO) { return; }
 ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CO, acc${r}); }`).join('\n')}`;
   }
-  const code = /* wgsl */ `${preamble}
+  const code = /* wgsl */ `${enables(t)}${preamble}
 ${activationFunctions(activation)}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>;
@@ -309,7 +343,7 @@ export function conv2dBackwardInput(s: Conv2dShape): Kernel {
 ${vecO
     ? `${[0, 1, 2, 3].map((j) => `        let c${j} = f[(fo + min(col + ${j}u, CI - 1u) * CO + co) / 4u];`).join('\n')}
 ${taps.map((q) => `        let f${q} = vec4<f32>(c0[${q}], c1[${q}], c2[${q}], c3[${q}]);`).join('\n')}
-${R.map((r) => `        let d${r} = ${ok ? `select(vec4<f32>(0.0), dy[(dyo${r} + co) / 4u], ok${r})` : `dy[(dyo${r} + co) / 4u]`};`).join('\n')}`
+${t.subgroup ? sharedRows(t, 'd', 'dy', 'po + co') : R.map((r) => `        let d${r} = ${ok ? `select(vec4<f32>(0.0), dy[(dyo${r} + co) / 4u], ok${r})` : `dy[(dyo${r} + co) / 4u]`};`).join('\n')}`
     : `        let f0 = load_ft(fo + co);
 ${R.map((r) => `        let d${r} = vec4<f32>(${ok ? `select(0.0, dy[dyo${r} + co], ok${r})` : `dy[dyo${r} + co]`});`).join('\n')}`}
 ${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(d${r}[${q}]), f${q}, acc${r});`).join('\n')).join('\n')}
@@ -321,7 +355,8 @@ ${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(d${r}[${q}]), f$
   if (bt) {
     head = `  // Rows are images b_first.. of the batch at input pixel pix.
   let pix = first_row / ${bt.bSpan}u;
-  let b_first = first_row % ${bt.bSpan}u;`;
+  let b_first = first_row % ${bt.bSpan}u;
+${sharedRowOffsets(t, 'd', 'OH * OW * CO')}`;
     rowsBody = (r) => `  let b${r} = min(b_first + ${r}u, B - 1u);
   let ob${r} = b${r} * OH * OW * CO;`;
     // Output pixel oy reads input row ih through tap kh when oy·SH + kh = ih + PT with
@@ -369,7 +404,7 @@ ${channels(true)}
     store = `  if (col >= CI) { return; }
 ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CI, acc${r}); }`).join('\n')}`;
   }
-  const code = /* wgsl */ `${preamble}
+  const code = /* wgsl */ `${enables(t)}${preamble}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> f: array<${vecO ? 'vec4<f32>' : 'f32'}>;

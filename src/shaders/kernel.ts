@@ -25,6 +25,11 @@ export interface KernelLimits {
   readonly maxComputeWorkgroupSizeX: number;
   readonly maxComputeWorkgroupSizeY: number;
   readonly maxComputeWorkgroupStorageSize: number;
+  /**
+   * The lanes of every subgroup, when the device has the 'subgroups' feature and a single
+   * subgroup size; kernels then share loads across a subgroup. Absent otherwise.
+   */
+  readonly subgroupSize?: number;
 }
 
 /** The WebGPU defaults every adapter supports; builders use them when no limits are given. */

@@ -2,6 +2,7 @@
 // the fused bias + activation epilogue, and its use as its own backward pass.
 
 import { describe, expect, it } from 'vitest';
+import { ready, runtime } from '../gpu/device.js';
 import { expectAllClose, freshSeed, randomUniform } from '../../test/expect-all-close.js';
 import { dot, numericGradient } from '../../test/gradcheck.js';
 import { runKernel } from '../../test/kernel-harness.js';
@@ -83,6 +84,46 @@ describe(`matMul (seed ${seed})`, () => {
   it('rejects sizes that are not positive integers', () => {
     expect(() => matMul({ m: 0, n: 2, k: 3 })).toThrow('matMul: m must be a positive integer, got 0');
     expect(() => matMul({ m: 2, n: 2.5, k: 3 })).toThrow('matMul: n must be a positive integer, got 2.5');
+  });
+});
+
+// The subgroup variant runs where the device reports one subgroup size (lavapipe: 8 lanes);
+// elsewhere these cases would only repeat the ones above, so they are skipped.
+await ready();
+const subgroupSize = runtime().limits.subgroupSize;
+
+// Also 4-lane tiles (SwiftShader's subgroup size), which run on wider subgroups as well.
+for (const lanes of [...new Set([subgroupSize ?? 0, 4])]) describe.skipIf(!subgroupSize)(`matMul sharing op(A) across a subgroup of ${lanes} lanes (seed ${seed})`, () => {
+  const subgroupSize = lanes;
+  // Sizes with k (or m, for transposeA) a multiple of 4, as the variant needs; rows and columns
+  // not multiples of the tile, and a contraction tail for transposeA.
+  const shapes: [number, number, number][] = [
+    [4, 4, 4],
+    [36, 44, 20],
+    [20, 129, 36],
+    [132, 36, 12],
+  ];
+  for (const transposeA of [false, true]) {
+    for (const transposeB of [false, true]) {
+      it(`op(A)·op(B) with transposeA=${transposeA}, transposeB=${transposeB}`, async () => {
+        for (const [index, [m, n, k]] of shapes.entries()) {
+          const p: MatMulParams = { m, n, k, transposeA, transposeB, subgroupSize };
+          expect(matMul(p).name).toContain('_sg');
+          await check(p, 600 + 10 * index);
+        }
+      });
+    }
+  }
+
+  it('takes a contraction tail, batches, broadcast B, bias and activation, tile heights and a folded grid', async () => {
+    await check({ m: 16, n: 12, k: 7, transposeA: true, subgroupSize }, 700);
+    await check({ m: 8, n: 20, k: 12, batch: 3, subgroupSize }, 710);
+    await check({ m: 12, n: 8, k: 5, batch: 2, broadcastB: true, transposeA: true, subgroupSize }, 720);
+    await check({ m: 9, n: 16, k: 24, bias: true, activation: 'relu', transposeB: true, subgroupSize }, 730);
+    for (const tileRows of [4, 12, 32]) await check({ m: 45, n: 40, k: 16, tileRows, subgroupSize }, 740 + tileRows);
+    const folded: MatMulParams = { m: 60, n: 8, k: 8, tileRows: 4, subgroupSize, limits: { ...defaultLimits, maxComputeWorkgroupsPerDimension: 4 } };
+    expect(matMul(folded).dispatch[1]).toBeGreaterThan(1);
+    await check(folded, 760);
   });
 });
 
