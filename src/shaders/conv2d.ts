@@ -155,12 +155,84 @@ ${store}
 }`;
 }
 
+/**
+ * Forward of a one-channel image (a grayscale first layer) at unit strides. Each lane takes a
+ * run of R adjacent output pixels of one image row and 4 output channels; along filter row kh
+ * the run reads the R + KW − 1 adjacent input pixels once, and pixel i takes input pixel j
+ * through tap kw = j − i. So each input load (a divergent, per-lane loop on CPU drivers) feeds
+ * up to KW pixels instead of one. The lanes of a workgroup take the channel groups of one or
+ * more runs, so a narrow layer (16 channels: 4 groups) still fills 8-lane SIMD vectors.
+ */
+function forwardRuns(g: Conv2dGeometry, tileRows: number | undefined, bias: boolean, activation: Activation, limits: KernelLimits): Kernel {
+  const R = Math.max(1, Math.min(tileRows ?? Math.ceil(g.OW / Math.ceil(g.OW / 8)), g.OW));
+  const perRow = Math.ceil(g.OW / R);
+  const runs = g.B * g.OH * perRow;
+  const groups = g.CO / 4; // channel groups of a run
+  const lanes = linearWorkgroupSize(limits, groups * Math.max(1, Math.ceil(8 / groups)));
+  const runsPerTile = Math.max(1, Math.floor(lanes / groups));
+  const tiles = Math.ceil(runs / runsPerTile);
+  const I = list(R);
+  const J = list(R + g.KW - 1);
+  const code = /* wgsl */ `${preamble}
+${activationFunctions(activation)}
+${constants(g)}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> f: array<vec4<f32>>;
+${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
+@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<f32>;
+var<private> col: u32;
+
+fn store_row(base: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < CO) { y[base + col + j] = activate(v[j]${bias ? ' + bias[col + j]' : ''}); }
+  }
+}
+
+@compute @workgroup_size(${lanes})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lane: u32) {
+  let tile = flat_workgroup(wid, nwg);
+  let slot = tile * ${runsPerTile}u + lane / ${groups}u;
+  // This lane's pixels: ow0.. of output row boh = b·OH + oh, channels col..col+3.
+  let run = min(slot, ${runs - 1}u);
+  col = min(lane % ${groups}u, ${groups - 1}u) * 4u;
+  let ow0 = run % ${perRow}u * ${R}u;
+  let boh = run / ${perRow}u;
+  let ix0 = i32(ow0) - i32(PL);
+${J.map((j) => `  let okx${j} = ix0 + ${j} >= 0 && ix0 + ${j} < i32(W);`).join('\n')}
+${I.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
+  for (var kh = 0u; kh < KH; kh++) {
+    let iy = i32(boh % OH + kh) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    let x_row = (boh / OH * H + u32(iy)) * W;
+${list(g.KW).map((kw) => `    let f${kw} = f[((kh * KW + ${kw}u) * CO + col) / 4u];`).join('\n')}
+${J.map((j) => [
+    `    let x${j} = select(0.0, x[select(0u, x_row + u32(ix0 + ${j}), okx${j})], okx${j});`,
+    ...I.filter((i) => j - i >= 0 && j - i < g.KW).map((i) => `    acc${i} = fma(vec4<f32>(x${j}), f${j - i}, acc${i});`),
+  ].join('\n')).join('\n')}
+  }
+  if (slot >= ${runs}u || lane >= ${runsPerTile * groups}u) { return; }
+${I.map((i) => `  if (ow0 + ${i}u < OW) { store_row((boh * OW + ow0 + ${i}u) * CO, acc${i}); }`).join('\n')}
+}
+`;
+  return {
+    name: `conv2d${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
+    code,
+    bindings: bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'],
+    workgroupSize: [lanes, 1, 1],
+    dispatch: foldWorkgroups(tiles, limits),
+  };
+}
+
 /** y = activation(conv2d(x, filter) + bias). Bindings: x, filter, (bias), y. */
 export function conv2dForward(s: Conv2dShape & { bias?: boolean; activation?: Activation }): Kernel {
   const g = conv2dGeometry(s);
   const { bias = false, activation = 'linear', limits = defaultLimits } = s;
   const rows = g.B * g.OH * g.OW;
   const bt = batchTile(g.B, g.OH * g.OW, g.CO, g.CI, s.tileRows, limits);
+  if (!bt && g.CI === 1 && g.CO % 4 === 0 && g.CO / 4 <= linearWorkgroupSize(limits) && g.SH === 1 && g.SW === 1) {
+    return forwardRuns(g, s.tileRows, bias, activation, limits);
+  }
   const t = bt ?? tile(rows, g.CO, s.tileRows, limits);
   const vecF = g.CO % 4 === 0; // filter rows over output channels are whole vec4s
   const vecX = g.CI % 4 === 0; // input pixels' channels are whole vec4s
