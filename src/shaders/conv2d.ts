@@ -517,15 +517,24 @@ function filterSplits(g: Conv2dGeometry, t: GemmTile): number {
  * R consecutive channels of one tap (R divides CI), so the tile shares one input pixel per
  * output pixel: one address, R/4 vec4 loads, and loop bounds instead of per-row bounds tests.
  */
-function filterRows(g: Conv2dGeometry, tileRows: number | undefined): number | undefined {
+function filterRows(g: Conv2dGeometry, tileRows: number | undefined, subgroup: number): number | undefined {
   if (g.CI % 4 !== 0) return tileRows;
   if (tileRows !== undefined && tileRows % 4 === 0 && g.CI % tileRows === 0) return tileRows;
-  return g.CI % 16 === 0 ? 16 : g.CI % 8 === 0 ? 8 : 4;
+  // Taller tiles when a subgroup's lanes share the loads (at most one vec4 per lane): 32 rows on lavapipe.
+  const most = subgroup >= 8 ? 32 : 16;
+  return [32, 16, 8, 4].find((r) => r <= most && g.CI % r === 0);
 }
 
 function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: number } {
   const g = conv2dGeometry(s);
-  const t = tile(g.KH * g.KW * g.CI, g.CO, filterRows(g, s.tileRows), s.limits ?? defaultLimits);
+  const limits = s.limits ?? defaultLimits;
+  const rows = g.KH * g.KW * g.CI;
+  const S = limits.subgroupSize ?? 0;
+  const R = filterRows(g, s.tileRows, S);
+  // With subgroups, the channel-blocked tile's R/4 input vec4s per pixel are loaded one per lane and broadcast.
+  const t: GemmTile = S >= 4 && R !== undefined && g.CI % 4 === 0 && R % 4 === 0 && R / 4 <= S
+    ? { R, lanes: S, rowTiles: Math.ceil(rows / R), colTiles: Math.ceil(g.CO / (4 * S)), rowLanes: false, subgroup: S }
+    : tile(rows, g.CO, R, limits);
   return { g, t, splits: filterSplits(g, t) };
 }
 
@@ -573,7 +582,9 @@ export function conv2dBackwardFilter(s: Conv2dShape): Kernel[] {
       for (var ow = ow_begin; ow < ow_end; ow++) {
         let d = load_dy((dy_row + u32(ow)) * CO);
         let xo = ((x_row + u32(ow * i32(SW) + kw - i32(PL))) * CI + ci0) / 4u;
-${list(t.R / 4).map((q) => `        let xq${q} = x[xo + ${q}u];`).join('\n')}
+${t.subgroup
+    ? [`        let xl = x[xo + lane % ${t.R / 4}u];`, ...list(t.R / 4).map((q) => `        let xq${q} = subgroupBroadcast(xl, ${q}u);`)].join('\n')
+    : list(t.R / 4).map((q) => `        let xq${q} = x[xo + ${q}u];`).join('\n')}
 ${R.map((r) => `        acc${r} = fma(vec4<f32>(xq${r >> 2}[${r % 4}]), d, acc${r});`).join('\n')}
       }
     }
@@ -596,7 +607,7 @@ ${R.map((r) => `        let x${r} = i32(ow * SW + kw${r}) - i32(PL);
 ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(split * ${size}u + row${r} * CO, acc${r}); }`).join('\n')}`;
   const partial: Kernel = {
     name: splits > 1 ? 'conv2d_backward_filter_partial' : 'conv2d_backward_filter',
-    code: /* wgsl */ `${preamble}
+    code: /* wgsl */ `${enables(t)}${preamble}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<${blocked ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
