@@ -66,6 +66,11 @@ interface GemmTile {
    * over the lanes, and handed to every lane by subgroupBroadcast (see sharedRows).
    */
   subgroup?: number;
+  /**
+   * Lane groups that take the same columns for different rows (default 1): when a subgroup is
+   * wider than the columns' vec4s, its lanes split the tile's rows, interleaved (see sharedRows).
+   */
+  parts?: number;
 }
 
 /**
@@ -98,8 +103,12 @@ function batchTile(B: number, pixels: number, cols: number, inner: number, tileR
   const R = Math.max(1, tileRows ?? (subgroup ? 16 : 8));
   if (cols <= 4 || B < R || inner % 4 !== 0) return undefined;
   const lanes = subgroup ?? linearWorkgroupSize(limits, Math.min(32, Math.ceil(cols / 4)));
-  const bSpan = Math.ceil(B / R) * R; // rows per pixel, padded so no tile spans two pixels
-  return { R, lanes, rowTiles: pixels * bSpan / R, colTiles: Math.ceil(cols / (4 * lanes)), rowLanes: false, bSpan, subgroup };
+  // Lanes beyond the columns' vec4s take more rows instead: a power of two of parts, within the batch.
+  let parts = 1;
+  while (subgroup && Math.ceil(cols / 4) * parts * 2 <= subgroup && R * parts * 2 <= B) parts *= 2;
+  const span = R * parts; // rows of a tile
+  const bSpan = Math.ceil(B / span) * span; // rows per pixel, padded so no tile spans two pixels
+  return { R, lanes, rowTiles: pixels * bSpan / span, colTiles: Math.ceil(cols / (4 * lanes / parts)), rowLanes: false, bSpan, subgroup, parts };
 }
 
 /**
@@ -108,19 +117,24 @@ function batchTile(B: number, pixels: number, cols: number, inner: number, tileR
  */
 function sharedRowOffsets(t: GemmTile, name: string, imageSize: string): string {
   const S = t.subgroup ?? 1;
-  return list(Math.ceil(t.R / S)).map((q) => `  let ${name}s${q} = min(b_first + ${q * S}u + lane, B - 1u) * ${imageSize};`).join('\n');
+  return list(Math.ceil(t.R * (t.parts ?? 1) / S)).map((q) => `  let ${name}s${q} = min(b_first + ${q * S}u + lane, B - 1u) * ${imageSize};`).join('\n');
 }
 
 /**
  * Row r's vec4 of the shared operand, `name{r}`: each lane loads its chunks `${name}q{q}` from
- * `${name}s{q} + offset`, and row r comes from lane r % S of chunk ⌊r / S⌋ by broadcast. On CPU
- * drivers a per-lane load is a scalar loop over the lanes and a broadcast a register shuffle.
+ * `${name}s{q} + offset`, and tile row g comes from lane g % S of chunk ⌊g / S⌋, by broadcast
+ * or, when lanes split the rows into P parts, by shuffle: this lane's row r is tile row
+ * g = P·r + part, in the same chunk for every part as P divides S. On CPU drivers a per-lane
+ * load is a scalar loop over the lanes, a broadcast or shuffle a register permute.
  */
 function sharedRows(t: GemmTile, name: string, buffer: string, offset: string): string {
   const S = t.subgroup ?? 1;
+  const P = t.parts ?? 1;
   return [
-    ...list(Math.ceil(t.R / S)).map((q) => `        let ${name}q${q} = ${buffer}[(${name}s${q} + ${offset}) / 4u];`),
-    ...list(t.R).map((r) => `        let ${name}${r} = subgroupBroadcast(${name}q${Math.floor(r / S)}, ${r % S}u);`),
+    ...list(Math.ceil(t.R * P / S)).map((q) => `        let ${name}q${q} = ${buffer}[(${name}s${q} + ${offset}) / 4u];`),
+    ...list(t.R).map((r) => P === 1
+      ? `        let ${name}${r} = subgroupBroadcast(${name}q${Math.floor(r / S)}, ${r % S}u);`
+      : `        let ${name}${r} = subgroupShuffle(${name}q${Math.floor(P * r / S)}, ${(P * r) % S}u + part);`),
   ].join('\n');
 }
 
@@ -145,8 +159,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (tile >= ${t.rowTiles * t.colTiles * extraTiles}u) { return; }
   let split = tile / ${t.rowTiles * t.colTiles}u;
 ${t.rowLanes ? `  let first_row = (tile % ${t.rowTiles}u * ${t.lanes}u + lane) * ${t.R}u;
-  let col = 0u;` : `  let first_row = (tile / ${t.colTiles}u) % ${t.rowTiles}u * ${t.R}u;
-  let col = ((tile % ${t.colTiles}u) * ${t.lanes}u + lane) * 4u;`}
+  let col = 0u;` : `  let first_row = (tile / ${t.colTiles}u) % ${t.rowTiles}u * ${t.R * (t.parts ?? 1)}u;
+  let part = lane / ${t.lanes / (t.parts ?? 1)}u;
+  let col = ((tile % ${t.colTiles}u) * ${t.lanes / (t.parts ?? 1)}u + lane % ${t.lanes / (t.parts ?? 1)}u) * 4u;`}
 ${head}
 ${list(t.R).map((r) => `  let row${r} = min(first_row + ${r}u, ${rowsTotal - 1}u);\n${rowsBody(r)}`).join('\n')}
 ${list(t.R).map((r) => `  var acc${r} = vec4<f32>(0.0);`).join('\n')}
@@ -257,7 +272,7 @@ ${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(xv${r}[${q}]), f
   let pix = first_row / ${bt.bSpan}u;
   let b_first = first_row % ${bt.bSpan}u;
 ${sharedRowOffsets(t, 'xv', 'H * W * CI')}`;
-    rowsBody = (r) => `  let b${r} = min(b_first + ${r}u, B - 1u);
+    rowsBody = (r) => `  let b${r} = min(b_first + ${(t.parts ?? 1) * r}u + part, B - 1u);
   let xb${r} = b${r} * H * W * CI;`;
     contraction = /* wgsl */ `
   let ih0 = i32((pix / OW) * SH) - i32(PT);
@@ -274,7 +289,7 @@ ${channels(false)}
     }
   }`;
     store = `  if (col >= CO) { return; }
-${R.map((r) => `  if (b_first + ${r}u < B) { store_row((b${r} * OH * OW + pix) * CO, acc${r}); }`).join('\n')}`;
+${R.map((r) => `  if (b_first + ${(t.parts ?? 1) * r}u + part < B) { store_row((b${r} * OH * OW + pix) * CO, acc${r}); }`).join('\n')}`;
   } else {
     rowsBody = (r) => `  let ow${r} = row${r} % OW;
   let oh${r} = (row${r} / OW) % OH;
@@ -315,7 +330,7 @@ fn store_row(base: u32, v: vec4<f32>) {
     if (col + j < CO) { y[base + col + j] = activate(v[j]${bias ? ' + bias[col + j]' : ''}); }
   }
 }
-${gemmMain(t, 1, bt ? t.rowTiles * t.R : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
+${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
     name: `conv2d${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
@@ -429,7 +444,7 @@ ${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(d${r}[${q}]), f$
   let pix = first_row / ${bt.bSpan}u;
   let b_first = first_row % ${bt.bSpan}u;
 ${sharedRowOffsets(t, 'd', 'OH * OW * CO')}`;
-    rowsBody = (r) => `  let b${r} = min(b_first + ${r}u, B - 1u);
+    rowsBody = (r) => `  let b${r} = min(b_first + ${(t.parts ?? 1) * r}u + part, B - 1u);
   let ob${r} = b${r} * OH * OW * CO;`;
     // Output pixel oy reads input row ih through tap kh when oy·SH + kh = ih + PT with
     // 0 ≤ oy < OH: kh runs over [max(0, ny − (OH−1)·SH), min(KH − 1, ny)] in steps of SH,
@@ -453,7 +468,7 @@ ${channels(false)}
     }
   }`;
     store = `  if (col >= CI) { return; }
-${R.map((r) => `  if (b_first + ${r}u < B) { store_row((b${r} * H * W + pix) * CI, acc${r}); }`).join('\n')}`;
+${R.map((r) => `  if (b_first + ${(t.parts ?? 1) * r}u + part < B) { store_row((b${r} * H * W + pix) * CI, acc${r}); }`).join('\n')}`;
   } else {
     rowsBody = (r) => `  let iw${r} = row${r} % W;
   let ih${r} = (row${r} / W) % H;
@@ -495,7 +510,7 @@ fn store_row(base: u32, v: vec4<f32>) {
     if (col + j < CI) { dx[base + col + j] = v[j]; }
   }
 }
-${gemmMain(t, 1, bt ? t.rowTiles * t.R : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
+${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
     name: 'conv2d_backward_input',
