@@ -54,6 +54,7 @@ const shapes: Conv2dShape[] = [
   // One input channel: backward-input takes runs of pixels along a row; 4 leaves a short run of 11.
   { batch: 2, inHeight: 5, inWidth: 11, inChannels: 1, filterHeight: 3, filterWidth: 4, outChannels: 8, padding: 'same', tileRows: 4 },
   { batch: 3, inHeight: 6, inWidth: 10, inChannels: 1, filterHeight: 2, filterWidth: 3, outChannels: 4, padding: 'valid' },
+  { batch: 1, inHeight: 1, inWidth: 6, inChannels: 1, filterHeight: 1, filterWidth: 3, outChannels: 4, padding: 'valid' },
 ];
 const label = (s: Conv2dShape) => `${s.batch}x${s.inHeight}x${s.inWidth}x${s.inChannels} * ${s.filterHeight}x${s.filterWidth}→${s.outChannels} ${s.padding} ${s.strides ?? [1, 1]}`;
 

@@ -553,10 +553,110 @@ function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: n
   return { g, t, splits: filterSplits(g, t) };
 }
 
+/**
+ * Whether the backward filter of a one-channel image takes filterRuns, and into how many parts
+ * of the batch's rows it splits: enough workgroups for every core, each summing whole rows.
+ */
+function filterRunSplits(g: Conv2dGeometry, limits: KernelLimits): number | undefined {
+  const unit = g.SH === 1 && g.SW === 1;
+  if (g.CI !== 1 || g.CO % 4 !== 0 || !unit || (g.CO / 4) * g.KH > linearWorkgroupSize(limits)) return undefined;
+  return Math.min(g.B * g.OH, 128);
+}
+
 /** Elements of the scratch buffer conv2dBackwardFilter's partial sums need (0: none). */
 export function conv2dScratchSize(s: Conv2dShape): number {
-  const { g, splits } = filterTile(s);
+  const g = conv2dGeometry(s);
+  const splits = filterRunSplits(g, s.limits ?? defaultLimits) ?? filterTile(s).splits;
   return splits > 1 ? splits * g.KH * g.KW * g.CI * g.CO : 0;
+}
+
+/** Adds the `splits` partial filter gradients in scratch into df. */
+function filterReduce(size: number, splits: number, limits: KernelLimits): Kernel {
+  const grid = linearGrid(size, limits);
+  return {
+    name: 'conv2d_backward_filter_reduce',
+    code: /* wgsl */ `${preamble}
+@group(0) @binding(0) var<storage, read> scratch: array<f32>;
+@group(0) @binding(1) var<storage, read_write> df: array<f32>;
+@compute @workgroup_size(${grid.workgroupSize[0]})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = flat_workgroup(wid, nwg) * ${grid.workgroupSize[0]}u + lid;
+  if (i >= ${size}u) { return; }
+  var sum = 0.0;
+  for (var s = 0u; s < ${splits}u; s++) { sum += scratch[s * ${size}u + i]; }
+  df[i] = sum;
+}`,
+    bindings: ['read', 'write'],
+    ...grid,
+  };
+}
+
+/**
+ * Backward filter of a one-channel image at unit strides. A lane owns one filter row kh and 4
+ * output channels, and walks the output pixels of its part of the batch's rows in order: the
+ * KW input pixels its taps read slide along with the output pixel, so each step loads one new
+ * input pixel and one dy vec4 for KW multiply-adds, instead of a load per tap.
+ */
+function filterRuns(g: Conv2dGeometry, splits: number, limits: KernelLimits): Kernel[] {
+  const groups = g.CO / 4;
+  const lanes = groups * g.KH;
+  const size = g.KH * g.KW * g.CO;
+  const rowsTotal = g.B * g.OH;
+  const perSplit = Math.ceil(rowsTotal / splits);
+  const taps = list(g.KW);
+  const out = splits > 1 ? 'scratch' : 'df';
+  const partial: Kernel = {
+    name: splits > 1 ? 'conv2d_backward_filter_partial' : 'conv2d_backward_filter',
+    code: /* wgsl */ `${preamble}
+${constants(g)}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> ${out}: array<f32>;
+
+@compute @workgroup_size(${lanes})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lane: u32) {
+  let split = flat_workgroup(wid, nwg);
+  if (split >= ${splits}u) { return; }
+  let kh = lane / ${groups}u;
+  let group = lane % ${groups}u;
+${taps.map((kw) => `  var acc${kw} = vec4<f32>(0.0);`).join('\n')}
+  let r_end = min((split + 1u) * ${perSplit}u, ${rowsTotal}u);
+  for (var r = split * ${perSplit}u; r < r_end; r++) {
+    // Output row r = b·OH + oh reads input row iy through filter row kh.
+    let iy = i32(r % OH + kh) - i32(PT);
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    let x_row = (r / OH * H + u32(iy)) * W;
+    let dy_row = r * OW * ${groups}u + group;
+    // x{kw} holds the input pixel ow + kw − PL that tap kw reads at output pixel ow.
+${taps.map((kw) => kw === 0 ? '    var x0 = 0.0;' : `    var x${kw} = load_x(x_row, ${kw - 1 - g.PL});`).join('\n')}
+    for (var ow = 0u; ow < OW; ow++) {
+${taps.slice(0, -1).map((kw) => `      x${kw} = x${kw + 1};`).join('\n')}
+      x${g.KW - 1} = load_x(x_row, i32(ow) + ${g.KW - 1 - g.PL});
+      let d = dy[dy_row + ow * ${groups}u];
+${taps.map((kw) => `      acc${kw} = fma(vec4<f32>(x${kw}), d, acc${kw});`).join('\n')}
+    }
+  }
+  let base = split * ${size}u + kh * KW * CO + group * 4u;
+${taps.map((kw) => `  store4(base + ${kw}u * CO, acc${kw});`).join('\n')}
+}
+
+// The input pixel ix of a row, or 0 outside the image.
+fn load_x(row: u32, ix: i32) -> f32 {
+  let ok = ix >= 0 && ix < i32(W);
+  return select(0.0, x[select(0u, row + u32(ix), ok)], ok);
+}
+
+fn store4(at: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j++) { ${out}[at + j] = v[j]; }
+}
+`,
+    bindings: ['read', 'read', 'write'],
+    workgroupSize: [lanes, 1, 1],
+    dispatch: foldWorkgroups(splits, limits),
+  };
+  return splits > 1 ? [partial, filterReduce(size, splits, limits)] : [partial];
 }
 
 /**
@@ -566,8 +666,10 @@ export function conv2dScratchSize(s: Conv2dShape): number {
  * when a single part fills the device (conv2dScratchSize is then 0).
  */
 export function conv2dBackwardFilter(s: Conv2dShape): Kernel[] {
-  const { g, t, splits } = filterTile(s);
   const limits = s.limits ?? defaultLimits;
+  const runSplits = filterRunSplits(conv2dGeometry(s), limits);
+  if (runSplits !== undefined) return filterRuns(conv2dGeometry(s), runSplits, limits);
+  const { g, t, splits } = filterTile(s);
   const rows = g.KH * g.KW * g.CI;
   const size = rows * g.CO;
   const perSplit = Math.ceil(g.B / splits);
@@ -647,24 +749,5 @@ ${gemmMain(t, splits, rows, rowsBody, contraction, store).replace('let col = ', 
     workgroupSize: [t.lanes, 1, 1],
     dispatch: foldWorkgroups(t.rowTiles * t.colTiles * splits, limits),
   };
-  if (splits === 1) return [partial];
-  const grid = linearGrid(size, limits);
-  const reduce: Kernel = {
-    name: 'conv2d_backward_filter_reduce',
-    code: /* wgsl */ `${preamble}
-@group(0) @binding(0) var<storage, read> scratch: array<f32>;
-@group(0) @binding(1) var<storage, read_write> df: array<f32>;
-@compute @workgroup_size(${grid.workgroupSize[0]})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_workgroup(wid, nwg) * ${grid.workgroupSize[0]}u + lid;
-  if (i >= ${size}u) { return; }
-  var sum = 0.0;
-  for (var s = 0u; s < ${splits}u; s++) { sum += scratch[s * ${size}u + i]; }
-  df[i] = sum;
-}`,
-    bindings: ['read', 'write'],
-    ...grid,
-  };
-  return [partial, reduce];
+  return splits > 1 ? [partial, filterReduce(size, splits, limits)] : [partial];
 }
