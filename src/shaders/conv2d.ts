@@ -570,21 +570,24 @@ export function conv2dScratchSize(s: Conv2dShape): number {
   return splits > 1 ? splits * g.KH * g.KW * g.CI * g.CO : 0;
 }
 
-/** Adds the `splits` partial filter gradients in scratch into df. */
+/** Adds the `splits` partial filter gradients in scratch into df, a vec4 a lane where the size allows. */
 function filterReduce(size: number, splits: number, limits: KernelLimits): Kernel {
-  const grid = linearGrid(size, limits);
+  const vec = size % 4 === 0 ? 4 : 1;
+  const type = vec === 4 ? 'vec4<f32>' : 'f32';
+  const count = size / vec;
+  const grid = linearGrid(count, limits);
   return {
     name: 'conv2d_backward_filter_reduce',
     code: /* wgsl */ `${preamble}
-@group(0) @binding(0) var<storage, read> scratch: array<f32>;
-@group(0) @binding(1) var<storage, read_write> df: array<f32>;
+@group(0) @binding(0) var<storage, read> scratch: array<${type}>;
+@group(0) @binding(1) var<storage, read_write> df: array<${type}>;
 @compute @workgroup_size(${grid.workgroupSize[0]})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let i = flat_workgroup(wid, nwg) * ${grid.workgroupSize[0]}u + lid;
-  if (i >= ${size}u) { return; }
-  var sum = 0.0;
-  for (var s = 0u; s < ${splits}u; s++) { sum += scratch[s * ${size}u + i]; }
+  if (i >= ${count}u) { return; }
+  var sum = ${type}(0.0);
+  for (var s = 0u; s < ${splits}u; s++) { sum += scratch[s * ${count}u + i]; }
   df[i] = sum;
 }`,
     bindings: ['read', 'write'],

@@ -114,6 +114,9 @@ const cases: Case[] = [
   { batch: 3, inHeight: 5, inWidth: 6, channels: 1, poolSize: [3, 2], strides: [1, 2], padding: 'same' },
   // Stride > pool: some elements belong to no window and must get a zero gradient.
   { batch: 1, inHeight: 8, inWidth: 7, channels: 3, poolSize: [2, 2], strides: [3, 3], padding: 'valid' },
+  // Windows that tile the input: 'valid' leaves the last row out, 'same' pads unevenly.
+  { batch: 2, inHeight: 7, inWidth: 8, channels: 3, poolSize: [3, 2], strides: [3, 2], padding: 'valid' },
+  { batch: 2, inHeight: 5, inWidth: 7, channels: 4, poolSize: [2, 3], strides: [2, 3], padding: 'same' },
   // A window larger than the image in both directions.
   { batch: 1, inHeight: 3, inWidth: 2, channels: 5, poolSize: [4, 3], strides: [1, 1], padding: 'same' },
 ];

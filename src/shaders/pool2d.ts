@@ -157,7 +157,16 @@ export function maxPool2dForward(s: Pool2dShape): Kernel {
  */
 export function maxPool2dBackward(s: Pool2dShape): Kernel {
   const buffers: StorageBuffer[] = [['dy', 'read', 'f32'], ['argmax', 'read', 'i32'], ['dx', 'write', 'f32']];
-  const body = /* wgsl */ `
+  const g = pool2dGeometry('maxPool2dBackward', s);
+  // Windows that tile the input (stride = window, Keras's default): an element lies in at most
+  // one window, found by division, so there is no loop and no window-range decoding.
+  const tiled = g.SH === g.PH && g.SW === g.PW;
+  const body = tiled ? /* wgsl */ `
+  let oy = (iy + PT) / SH;
+  let ox = (ix + PL) / SW;
+  let inside = oy < OH && ox < OW; // 'valid' pooling leaves the last rows and columns out
+  let o = out_base + (min(oy, OH - 1) * OW + min(ox, OW - 1)) * C;
+  dx[i] = select(0.0, dy[o], inside && argmax[o] == i32(i));` : /* wgsl */ `
   var sum = 0.0;
   for (var oy = oy0; oy <= oy1; oy++) {
     for (var ox = ox0; ox <= ox1; ox++) {
