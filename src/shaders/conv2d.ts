@@ -183,7 +183,9 @@ ${store}
 function forwardRuns(g: Conv2dGeometry, tileRows: number | undefined, bias: boolean, activation: Activation, limits: KernelLimits): Kernel {
   const groups = g.CO / 4; // channel groups of a run
   const S = limits.subgroupSize ?? 0;
-  const shared = S >= 4 && S % groups === 0;
+  // Sharing needs two or more channel groups to split a run's inputs (with one, SwiftShader
+  // also takes minutes to compile the shuffles).
+  const shared = S >= 4 && S % groups === 0 && groups >= 2;
   // Runs of at most 8 pixels, or 16 when loads are shared (measured best on lavapipe: 14 for a 28-pixel row).
   const longest = shared ? 16 : 8;
   const R = Math.max(1, Math.min(tileRows ?? Math.ceil(g.OW / Math.ceil(g.OW / longest)), g.OW));
