@@ -117,6 +117,8 @@ const cases: Case[] = [
   // Windows that tile the input: 'valid' leaves the last row out, 'same' pads unevenly.
   { batch: 2, inHeight: 7, inWidth: 8, channels: 3, poolSize: [3, 2], strides: [3, 2], padding: 'valid' },
   { batch: 2, inHeight: 5, inWidth: 7, channels: 4, poolSize: [2, 3], strides: [2, 3], padding: 'same' },
+  // Channels in whole vec4s with overlapping windows (the forward takes 4 channels at a time).
+  { batch: 2, inHeight: 6, inWidth: 5, channels: 8, poolSize: [3, 3], strides: [2, 1], padding: 'same' },
   // A window larger than the image in both directions.
   { batch: 1, inHeight: 3, inWidth: 2, channels: 5, poolSize: [4, 3], strides: [1, 1], padding: 'same' },
 ];

@@ -128,6 +128,36 @@ function poolKernel(
  * Bindings: x, y, argmax (int32).
  */
 export function maxPool2dForward(s: Pool2dShape): Kernel {
+  const g = pool2dGeometry('maxPool2dForward', s);
+  if (g.C % 4 === 0) {
+    // Channels in whole vec4s: each invocation takes 4 channels of one output pixel, with the
+    // same comparisons made per component.
+    return linearKernel({
+      name: 'max_pool2d', limits: s.limits ?? defaultLimits, functions: constants(g),
+      buffers: [['x', 'read', 'vec4<f32>'], ['y', 'write', 'vec4<f32>'], ['argmax', 'write', 'vec4<i32>']],
+      count: (g.B * g.OH * g.OW * g.C) / 4,
+      body: /* wgsl */ `
+  let e = i32(i) * 4; // the first element (b, oy, ox, c) of this invocation
+  let c = e % C;
+  let ox = (e / C) % OW;
+  let oy = (e / (C * OW)) % OH;
+  let b = e / (C * OW * OH);
+  let base = b * H * W * C + c;
+  var best = vec4<f32>(0.0);
+  var best_index = vec4<i32>(-1);
+  for (var iy = max(oy * SH - PT, 0); iy < min(oy * SH - PT + PH, H); iy++) {
+    for (var ix = max(ox * SW - PL, 0); ix < min(ox * SW - PL + PW, W); ix++) {
+      let k = base + (iy * W + ix) * C;
+      let v = x[k / 4];
+      let better = (best_index < vec4<i32>(0)) | (v > best);
+      best = select(best, v, better);
+      best_index = select(best_index, vec4<i32>(k, k + 1, k + 2, k + 3), better);
+    }
+  }
+  y[i] = best;
+  argmax[i] = best_index;`,
+    });
+  }
   const buffers: StorageBuffer[] = [['x', 'read', 'f32'], ['y', 'write', 'f32'], ['argmax', 'write', 'i32']];
   // Every 'same' or 'valid' window holds at least one image element (padding is at most
   // window − 1 in total), so `best_index` is always set; starting from the first element
@@ -156,17 +186,33 @@ export function maxPool2dForward(s: Pool2dShape): Kernel {
  * Bindings: dy, argmax (int32, from maxPool2dForward), dx.
  */
 export function maxPool2dBackward(s: Pool2dShape): Kernel {
-  const buffers: StorageBuffer[] = [['dy', 'read', 'f32'], ['argmax', 'read', 'i32'], ['dx', 'write', 'f32']];
   const g = pool2dGeometry('maxPool2dBackward', s);
   // Windows that tile the input (stride = window, Keras's default): an element lies in at most
-  // one window, found by division, so there is no loop and no window-range decoding.
-  const tiled = g.SH === g.PH && g.SW === g.PW;
-  const body = tiled ? /* wgsl */ `
+  // one window, found by division, so there is no loop and no window-range decoding; with
+  // channels in whole vec4s, each invocation takes 4 channels of one pixel.
+  if (g.SH === g.PH && g.SW === g.PW) {
+    const vec = g.C % 4 === 0 ? 4 : 1;
+    const [f, i] = vec === 4 ? ['vec4<f32>', 'vec4<i32>'] as const : ['f32', 'i32'] as const;
+    return linearKernel({
+      name: 'max_pool2d_backward', limits: s.limits ?? defaultLimits, functions: constants(g),
+      buffers: [['dy', 'read', f], ['argmax', 'read', i], ['dx', 'write', f]],
+      count: (g.B * g.H * g.W * g.C) / vec,
+      body: /* wgsl */ `
+  let e = i32(i) * ${vec}; // the first element (b, iy, ix, c) of this invocation
+  let c = e % C;
+  let ix = (e / C) % W;
+  let iy = (e / (C * W)) % H;
+  let b = e / (C * W * H);
   let oy = (iy + PT) / SH;
   let ox = (ix + PL) / SW;
   let inside = oy < OH && ox < OW; // 'valid' pooling leaves the last rows and columns out
-  let o = out_base + (min(oy, OH - 1) * OW + min(ox, OW - 1)) * C;
-  dx[i] = select(0.0, dy[o], inside && argmax[o] == i32(i));` : /* wgsl */ `
+  let o = ((b * OH + min(oy, OH - 1)) * OW + min(ox, OW - 1)) * C + c;
+  let chosen = argmax[o / ${vec}] == ${vec === 4 ? 'vec4<i32>(e, e + 1, e + 2, e + 3)' : 'e'};
+  dx[i] = select(${f}(0.0), dy[o / ${vec}], ${vec === 4 ? 'vec4<bool>(inside) & chosen' : 'inside && chosen'});`,
+    });
+  }
+  const buffers: StorageBuffer[] = [['dy', 'read', 'f32'], ['argmax', 'read', 'i32'], ['dx', 'write', 'f32']];
+  const body = /* wgsl */ `
   var sum = 0.0;
   for (var oy = oy0; oy <= oy1; oy++) {
     for (var ox = ox0; ox <= ox1; ox++) {

@@ -69,7 +69,7 @@ export function packUniforms(fields: readonly UniformField[]): Uniforms {
 }
 
 /** A storage binding: its WGSL name, whether the kernel only reads it, and its element type. */
-export type StorageBuffer = readonly [name: string, access: 'read' | 'write', type: 'f32' | 'i32' | 'u32' | 'vec4<f32>'];
+export type StorageBuffer = readonly [name: string, access: 'read' | 'write', type: 'f32' | 'i32' | 'u32' | 'vec4<f32>' | 'vec4<i32>'];
 
 export interface Bindings {
   /** `@group(0) @binding(k)` declarations, in order, ending with `p: Params` when there is a uniform. */
