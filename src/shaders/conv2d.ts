@@ -112,6 +112,22 @@ function batchTile(B: number, pixels: number, cols: number, inner: number, tileR
 }
 
 /**
+ * The head and row decoding of a batch tile: its rows are images b_first.. of the batch at one
+ * pixel `pix`; row r is image `b{r}`, whose operand starts at `${base}{r}` (`imageSize` elements
+ * an image); on a subgroup, also the offsets of the images this lane loads (sharedRowOffsets).
+ */
+function batchRows(t: GemmTile & { bSpan: number }, pixel: 'input' | 'output', shared: string, base: string, imageSize: string): { head: string; rowsBody: (r: number) => string } {
+  return {
+    head: `  // Rows are images b_first.. of the batch at ${pixel} pixel pix.
+  let pix = first_row / ${t.bSpan}u;
+  let b_first = first_row % ${t.bSpan}u;
+${sharedRowOffsets(t, shared, imageSize)}`,
+    rowsBody: (r) => `  let b${r} = min(b_first + ${(t.parts ?? 1) * r}u + part, B - 1u);
+  let ${base}${r} = b${r} * ${imageSize};`,
+  };
+}
+
+/**
  * For a subgroup tile whose rows are images b_first.. of the batch: `${name}s{q}`, the offset
  * of image b_first + q·S + lane (times `imageSize`), for the chunks q this lane loads.
  */
@@ -295,12 +311,7 @@ ${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(xv${r}[${q}]), f
   let contraction: string;
   let store: string;
   if (bt) {
-    head = `  // Rows are images b_first.. of the batch at output pixel pix.
-  let pix = first_row / ${bt.bSpan}u;
-  let b_first = first_row % ${bt.bSpan}u;
-${sharedRowOffsets(t, 'xv', 'H * W * CI')}`;
-    rowsBody = (r) => `  let b${r} = min(b_first + ${(t.parts ?? 1) * r}u + part, B - 1u);
-  let xb${r} = b${r} * H * W * CI;`;
+    ({ head, rowsBody } = batchRows(bt, 'output', 'xv', 'xb', 'H * W * CI'));
     contraction = /* wgsl */ `
   let ih0 = i32((pix / OW) * SH) - i32(PT);
   let iw0 = i32((pix % OW) * SW) - i32(PL);
@@ -467,12 +478,7 @@ ${taps.map((q) => R.map((r) => `        acc${r} = fma(vec4<f32>(d${r}[${q}]), f$
   let contraction: string;
   let store: string;
   if (bt) {
-    head = `  // Rows are images b_first.. of the batch at input pixel pix.
-  let pix = first_row / ${bt.bSpan}u;
-  let b_first = first_row % ${bt.bSpan}u;
-${sharedRowOffsets(t, 'd', 'OH * OW * CO')}`;
-    rowsBody = (r) => `  let b${r} = min(b_first + ${(t.parts ?? 1) * r}u + part, B - 1u);
-  let ob${r} = b${r} * OH * OW * CO;`;
+    ({ head, rowsBody } = batchRows(bt, 'input', 'd', 'ob', 'OH * OW * CO'));
     // Output pixel oy reads input row ih through tap kh when oy·SH + kh = ih + PT with
     // 0 ≤ oy < OH: kh runs over [max(0, ny − (OH−1)·SH), min(KH − 1, ny)] in steps of SH,
     // from the first one congruent to ny; likewise kw. The bounds are shared by the tile.
