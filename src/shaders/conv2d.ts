@@ -161,6 +161,24 @@ function enables(t: GemmTile): string {
 
 const list = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** WGSL `fn name(base) -> vec4<f32>`: `buffer` at base + col..col+3, output channels past CO reading 0. */
+function loadColumns(name: string, buffer: string, vec: boolean): string {
+  return `fn ${name}(base: u32) -> vec4<f32> {
+${vec ? `  return ${buffer}[(base + min(col, CO - 4u)) / 4u];` : `  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = ${buffer}[base + col + j]; } }
+  return v;`}
+}`;
+}
+
+/** WGSL `fn store_row(base, v)`: the columns col..col+3 below `limit` of v, through `value`, into `buffer` at base. */
+function storeRow(buffer: string, limit: string, value: (v: string) => string = (v) => v): string {
+  return `fn store_row(base: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < ${limit}) { ${buffer}[base + col + j] = ${value('v[j]')}; }
+  }
+}`;
+}
+
 /**
  * The register tile shared by the three passes: `acc0..acc{R-1}` (vec4 each) for rows
  * first_row + r and the 4 columns col..col+3 of this invocation; `rows_body` decodes row r into
@@ -238,11 +256,7 @@ ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 @group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<f32>;
 var<private> col: u32;
 
-fn store_row(base: u32, v: vec4<f32>) {
-  for (var j = 0u; j < 4u; j++) {
-    if (col + j < CO) { y[base + col + j] = activate(v[j]${bias ? ' + bias[col + j]' : ''}); }
-  }
-}
+${storeRow('y', 'CO', (v) => `activate(${v}${bias ? ' + bias[col + j]' : ''})`)}
 
 // Input pixel ix of a row, or 0 outside the image (or when the row is).
 fn load_x(row: u32, ix: i32, row_ok: bool) -> f32 {
@@ -356,18 +370,10 @@ ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 @group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<f32>;
 var<private> col: u32;
 
-// Filter values for output channels col..col+3 at flat offset base; channels past CO read 0.
-fn load_f(base: u32) -> vec4<f32> {
-${vecF ? '  return f[(base + min(col, CO - 4u)) / 4u];' : `  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = f[base + col + j]; } }
-  return v;`}
-}
+// Filter values for output channels col..col+3 at flat offset base.
+${loadColumns('load_f', 'f', vecF)}
 
-fn store_row(base: u32, v: vec4<f32>) {
-  for (var j = 0u; j < 4u; j++) {
-    if (col + j < CO) { y[base + col + j] = activate(v[j]${bias ? ' + bias[col + j]' : ''}); }
-  }
-}
+${storeRow('y', 'CO', (v) => `activate(${v}${bias ? ' + bias[col + j]' : ''})`)}
 ${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
@@ -538,11 +544,7 @@ fn load_ft(base: u32) -> vec4<f32> {
   return v;
 }`}
 
-fn store_row(base: u32, v: vec4<f32>) {
-  for (var j = 0u; j < 4u; j++) {
-    if (col + j < CI) { dx[base + col + j] = v[j]; }
-  }
-}
+${storeRow('dx', 'CI')}
 ${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
@@ -767,18 +769,10 @@ ${constants(g)}
 @group(0) @binding(2) var<storage, read_write> ${out}: array<f32>;
 var<private> col: u32;
 
-// dy at one output pixel for output channels col..col+3; past CO reads 0.
-fn load_dy(base: u32) -> vec4<f32> {
-${vecO ? '  return dy[(base + min(col, CO - 4u)) / 4u];' : `  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = dy[base + col + j]; } }
-  return v;`}
-}
+// dy at one output pixel for output channels col..col+3.
+${loadColumns('load_dy', 'dy', vecO)}
 
-fn store_row(base: u32, v: vec4<f32>) {
-  for (var j = 0u; j < 4u; j++) {
-    if (col + j < CO) { ${out}[base + col + j] = v[j]; }
-  }
-}
+${storeRow(out, 'CO')}
 ${gemmMain(t, splits, rows, rowsBody, contraction, store).replace('let col = ', 'col = ')}
 `,
     bindings: ['read', 'read', 'write'],
