@@ -1,7 +1,7 @@
 // Device acquisition: navigator.gpu in a browser, Dawn (the `webgpu` package) in Node, or a
 // GPUDevice the caller already has. One runtime is current at a time.
 
-import { type BackendInfo, Runtime } from './runtime.js';
+import { type BackendInfo, Runtime, subgroupSize } from './runtime.js';
 
 export interface ReadyOptions {
   /** Use this device instead of requesting one (an app that already has WebGPU running). */
@@ -82,6 +82,7 @@ function describe(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, pl
     description: info?.description ?? '',
     features: [...device.features].sort(),
     limits,
+    ...subgroupSize(device),
   };
 }
 

@@ -15,13 +15,15 @@ export interface BackendInfo {
   description: string;
   features: string[];
   limits: Record<string, number>;
+  /** The lanes a subgroup kernel shares its loads across, where the device has one subgroup size. */
+  subgroupSize?: number;
 }
 
 /** Submit the shared encoder after this many dispatches even if nothing is read back. */
 const maxDispatchesPerSubmit = 128;
 
 /** The subgroup size kernels may rely on: present when every subgroup of the device has the same size. */
-function subgroupSize(device: GPUDevice): { subgroupSize?: number } {
+export function subgroupSize(device: GPUDevice): { subgroupSize?: number } {
   const info = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   if (!device.features.has('subgroups') || !info?.subgroupMinSize || info.subgroupMinSize !== info.subgroupMaxSize) return {};
   return { subgroupSize: info.subgroupMinSize };
