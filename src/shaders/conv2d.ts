@@ -55,6 +55,7 @@ function constants(g: Conv2dGeometry): string {
 }
 
 interface GemmTile {
+  /** Rows each invocation accumulates (a tile has R · parts rows). */
   R: number;
   lanes: number;
   rowTiles: number;
@@ -63,7 +64,7 @@ interface GemmTile {
   rowLanes: boolean;
   /**
    * The workgroup is one subgroup of this many lanes: the rows' operand is loaded once, spread
-   * over the lanes, and handed to every lane by subgroupBroadcast (see sharedRows).
+   * over the lanes, and handed to every lane by subgroupBroadcast or subgroupShuffle (see sharedRows).
    */
   subgroup?: number;
   /**
@@ -96,7 +97,7 @@ function tile(rows: number, cols: number, tileRows: number | undefined, limits: 
  * batch that fills the tile, lanes over at least one vec4 of columns, and a contraction over
  * whole vec4s of channels: with fewer channels per tap, the loops with bounds known only at
  * run time cost more than the padding taps (the fixed 5x5 loops unroll into straight code).
- * Undefined otherwise.
+ * Undefined otherwise. On a subgroup the tile is 16 images tall, since its loads are shared.
  */
 function batchTile(B: number, pixels: number, cols: number, inner: number, tileRows: number | undefined, limits: KernelLimits): (GemmTile & { bSpan: number }) | undefined {
   const subgroup = limits.subgroupSize !== undefined && limits.subgroupSize >= 4 ? limits.subgroupSize : undefined;
