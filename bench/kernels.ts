@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const info = await ready();
   const rt = runtime();
   const adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' · ');
-  console.log(`adapter: ${adapter}`);
+  console.log(`adapter: ${adapter}; subgroup kernels: ${info.subgroupSize ? `${info.subgroupSize} lanes` : 'none (per-lane kernels)'}`);
   const peak = await measurePeak(rt);
   console.log(`measured FMA peak: ${peak.toFixed(1)} GFLOP/s`);
   const tf = await loadTfjsWebgpu();
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   console.log(table(['op', 'shaderflow GFLOP/s', '% of peak', 'TF.js WebGPU GFLOP/s', 'ratio'],
     rows.map((r) => [r.op, r.ours, (100 * r.ours) / peak, r.peer, r.ours / r.peer])));
   if (jsonPath) {
-    writeFileSync(jsonPath, JSON.stringify({ adapter, peakGflops: peak, batch, rows: rows.map((r) => ({ ...r, fractionOfPeak: r.ours / peak, ratio: r.ours / r.peer })) }, null, 2));
+    writeFileSync(jsonPath, JSON.stringify({ adapter, subgroupSize: info.subgroupSize ?? null, peakGflops: peak, batch, rows: rows.map((r) => ({ ...r, fractionOfPeak: r.ours / peak, ratio: r.ours / r.peer })) }, null, 2));
     console.log(`\nwrote ${jsonPath}`);
   }
 }
