@@ -470,10 +470,24 @@ export function conv2dBackwardInput(s: Conv2dShape): Kernel {
   const R = list(t.R);
   const taps = vecO ? [0, 1, 2, 3] : [0];
   // Sums output channels at dy offsets dyo{r} + co (0 where ok{r} is false) into the tile.
+  // c{j}: the filter's output channels co..co+3 for input channel col + j. Lanes split into
+  // parts share their columns, so each part loads 4 / P of the four and takes the rest from the
+  // lane with the same columns in the other parts.
+  const P = t.parts ?? 1;
+  const filterColumns = () => {
+    const column = (j: string) => `f[(fo + min(col + ${j}, CI - 1u) * CO + co) / 4u]`;
+    if (P === 1 || P > 4) return [0, 1, 2, 3].map((j) => `        let c${j} = ${column(`${j}u`)};`).join('\n');
+    const own = 4 / P;
+    const laneOf = t.lanes / P;
+    return [
+      ...list(own).map((m) => `        let cl${m} = ${column(`part * ${own}u + ${m}u`)};`),
+      ...[0, 1, 2, 3].map((j) => `        let c${j} = subgroupShuffle(cl${j % own}, ${Math.floor(j / own) * laneOf}u + lane % ${laneOf}u);`),
+    ].join('\n');
+  };
   const channels = (ok: boolean) => `      let fo = (kh * KW + kw) * CI * CO;
       for (var co = 0u; co < CO; co += ${taps.length}u) {
 ${vecO
-    ? `${[0, 1, 2, 3].map((j) => `        let c${j} = f[(fo + min(col + ${j}u, CI - 1u) * CO + co) / 4u];`).join('\n')}
+    ? `${filterColumns()}
 ${taps.map((q) => `        let f${q} = vec4<f32>(c0[${q}], c1[${q}], c2[${q}], c3[${q}]);`).join('\n')}
 ${t.subgroup ? sharedRows(t, 'd', 'dy', 'po + co') : R.map((r) => `        let d${r} = ${ok ? `select(vec4<f32>(0.0), dy[(dyo${r} + co) / 4u], ok${r})` : `dy[(dyo${r} + co) / 4u]`};`).join('\n')}`
     : `        let f0 = load_ft(fo + co);
