@@ -595,8 +595,9 @@ function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: n
   const limits = s.limits ?? defaultLimits;
   const rows = g.KH * g.KW * g.CI;
   const S = limits.subgroupSize ?? 0;
-  const R = filterRows(g, s.tileRows, S);
-  // With subgroups, the channel-blocked tile's R/4 input vec4s per pixel are loaded one per lane and broadcast.
+  // With subgroups, the channel-blocked tile's R/4 input vec4s per pixel are loaded one per lane
+  // and broadcast. Fewer channels than 4 per lane: the tile spans 4·S / CI taps (multiTap).
+  const R = S >= 4 && g.CI % 4 === 0 && g.CI < 4 * S && (4 * S) % g.CI === 0 && s.tileRows === undefined ? 4 * S : filterRows(g, s.tileRows, S);
   const t: GemmTile = S >= 4 && R !== undefined && g.CI % 4 === 0 && R % 4 === 0 && R / 4 <= S
     ? { R, lanes: S, rowTiles: Math.ceil(rows / R), colTiles: Math.ceil(g.CO / (4 * S)), rowLanes: false, subgroup: S }
     : tile(rows, g.CO, R, limits);
@@ -730,10 +731,36 @@ export function conv2dBackwardFilter(s: Conv2dShape): Kernel[] {
   const R = list(t.R);
   // The channel-blocked path (see filterRows): the tile's rows share (kh, kw).
   const blocked = g.CI % 4 === 0 && g.CI % t.R === 0 && t.R % 4 === 0;
-  const rowsBody = (r: number) => blocked ? '' : `  let ci${r} = row${r} % CI;
+  // On a subgroup, a tile of several taps' channels: each lane loads its chunk's tap's pixel.
+  const multiTap = !blocked && t.subgroup !== undefined && g.CI % 4 === 0 && t.R % g.CI === 0 && t.R / 4 <= t.subgroup;
+  const rowsBody = (r: number) => blocked || multiTap ? '' : `  let ci${r} = row${r} % CI;
   let kw${r} = (row${r} / CI) % KW;
   let kh${r} = row${r} / (CI * KW);`;
-  const contraction = blocked ? /* wgsl */ `
+  const chunksPerTap = g.CI / 4;
+  const contraction = multiTap ? /* wgsl */ `
+  // Lane i loads chunk i of the tile: channels ci..ci+3 of tap (kh, kw). Pixels outside
+  // the input read zero rather than narrowing the loops, so every lane takes part in every broadcast.
+  let tap = min(first_row / CI + lane / ${chunksPerTap}u, KH * KW - 1u);
+  let kh = i32(tap / KW);
+  let kw = i32(tap % KW);
+  let ci = lane % ${chunksPerTap}u * 4u;
+  let b_end = min((split + 1u) * ${perSplit}u, B);
+  for (var b = split * ${perSplit}u; b < b_end; b++) {
+    for (var oh = 0; oh < i32(OH); oh++) {
+      let iy = oh * i32(SH) + kh - i32(PT);
+      let row_ok = iy >= 0 && iy < i32(H);
+      let x_row = (b * H + u32(clamp(iy, 0, i32(H) - 1))) * W;
+      let dy_row = (b * OH + u32(oh)) * OW;
+      for (var ow = 0; ow < i32(OW); ow++) {
+        let d = load_dy((dy_row + u32(ow)) * CO);
+        let ix = ow * i32(SW) + kw - i32(PL);
+        let ok = row_ok && ix >= 0 && ix < i32(W);
+        let xl = select(vec4<f32>(0.0), x[((x_row + u32(clamp(ix, 0, i32(W) - 1))) * CI + ci) / 4u], ok);
+${list(t.R / 4).map((q) => `        let xq${q} = subgroupBroadcast(xl, ${q}u);`).join('\n')}
+${R.map((r) => `        acc${r} = fma(vec4<f32>(xq${r >> 2}[${r % 4}]), d, acc${r});`).join('\n')}
+      }
+    }
+  }` : blocked ? /* wgsl */ `
   let ci0 = first_row % CI;
   let kw = i32((first_row / CI) % KW);
   let kh = i32(first_row / (CI * KW));
@@ -779,7 +806,7 @@ ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(split * ${size}u
     name: splits > 1 ? 'conv2d_backward_filter_partial' : 'conv2d_backward_filter',
     code: /* wgsl */ `${enables(t)}${preamble}
 ${constants(g)}
-@group(0) @binding(0) var<storage, read> x: array<${blocked ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(0) var<storage, read> x: array<${blocked || multiTap ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> ${out}: array<f32>;
 var<private> col: u32;
