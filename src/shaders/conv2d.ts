@@ -596,8 +596,10 @@ function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: n
   const rows = g.KH * g.KW * g.CI;
   const S = limits.subgroupSize ?? 0;
   // With subgroups, the channel-blocked tile's R/4 input vec4s per pixel are loaded one per lane
-  // and broadcast. Fewer channels than 4 per lane: the tile spans 4·S / CI taps (multiTap).
-  const R = S >= 4 && g.CI % 4 === 0 && g.CI < 4 * S && (4 * S) % g.CI === 0 && s.tileRows === undefined ? 4 * S : filterRows(g, s.tileRows, S);
+  // and broadcast. With fewer channels than the tile's rows (at most 32, one vec4 a lane), the
+  // tile spans several taps (multiTap).
+  const tall = Math.min(4 * S, 32);
+  const R = S >= 4 && g.CI % 4 === 0 && g.CI < tall && tall % g.CI === 0 && s.tileRows === undefined ? tall : filterRows(g, s.tileRows, S);
   const t: GemmTile = S >= 4 && R !== undefined && g.CI % 4 === 0 && R % 4 === 0 && R / 4 <= S
     ? { R, lanes: S, rowTiles: Math.ceil(rows / R), colTiles: Math.ceil(g.CO / (4 * S)), rowLanes: false, subgroup: S }
     : tile(rows, g.CO, R, limits);
