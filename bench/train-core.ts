@@ -174,6 +174,14 @@ function trimTfjs(tf: Tfjs): void {
 
 const tfjsBytes = (tf: Tfjs): number => (tf.memory() as unknown as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? tf.memory().numBytes;
 
+/** Inference samples/s of `predictAll` (one pass over `rows` samples), timed after a warm-up pass. */
+async function inferenceRate(predictAll: () => Promise<void>, rows: number): Promise<number> {
+  await predictAll();
+  const start = performance.now();
+  await predictAll();
+  return rows / ((performance.now() - start) / 1000);
+}
+
 /** Times fit over `epochs` = 1 warm-up + measured epochs with an epoch-end callback; returns samples/s and the last loss. */
 async function timedFit(fit: (epochs: number, onEpochEnd: (epoch: number, logs?: Record<string, unknown>) => void, onBatchEnd: () => void) => Promise<unknown>, size: ModelSize, sample: () => void): Promise<{ samplesPerSecond: number; loss: number }> {
   let start = 0;
@@ -211,16 +219,12 @@ async function runShaderflow(kind: 'mlp' | 'cnn', data: HostData, size: ModelSiz
   const train = await timedFit((epochs, onEpochEnd, onBatchEnd) => model.fit(x, y, { epochs, batchSize: size.batchSize, verbose: 0, callbacks: { onEpochEnd, onBatchEnd } }), size, sample);
   log(`  shaderflow ${kind}: ${train.samplesPerSecond.toFixed(1)} training samples/s`);
 
-  const predict = async (): Promise<void> => {
+  const inferenceSamplesPerSecond = await inferenceRate(async () => {
     const out = model.predict(x, { batchSize: size.batchSize });
     await out.data();
-    sample();
+    sample(); // peak memory, with the predictions still held
     out.dispose();
-  };
-  await predict();
-  const predictStart = performance.now();
-  await predict();
-  const inferenceSamplesPerSecond = data.y.length / ((performance.now() - predictStart) / 1000);
+  }, data.y.length);
   sample();
 
   let profile: ModelResult['profile'];
@@ -260,16 +264,12 @@ async function runTfjs(tf: Tfjs, kind: 'mlp' | 'cnn', data: HostData, size: Mode
   const train = await timedFit((epochs, onEpochEnd, onBatchEnd) => model.fit(x, y, { epochs, batchSize: size.batchSize, verbose: 0, callbacks: { onEpochEnd: async (e, l) => onEpochEnd(e, l), onBatchEnd: async () => onBatchEnd() } }), size, sample);
   log(`  TF.js ${kind}: ${train.samplesPerSecond.toFixed(1)} training samples/s`);
 
-  const predict = async (): Promise<void> => {
+  const inferenceSamplesPerSecond = await inferenceRate(async () => {
     const out = model.predict(x, { batchSize: size.batchSize }) as import('@tensorflow/tfjs').Tensor;
     await out.data();
-    sample();
+    sample(); // peak memory, with the predictions still held
     out.dispose();
-  };
-  await predict();
-  const predictStart = performance.now();
-  await predict();
-  const inferenceSamplesPerSecond = data.y.length / ((performance.now() - predictStart) / 1000);
+  }, data.y.length);
   sample();
   model.dispose();
   for (const t of [x, y, first, firstY]) t.dispose();
