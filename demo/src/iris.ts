@@ -3,7 +3,7 @@
 
 import * as sf from 'shaderflow';
 import { confusion, confusionTable } from './results.js';
-import { argmaxRows, errorMessage, makeOptimizer, summaryText, trainingSettings, TrainingView } from './training-view.js';
+import { argmaxRows, bindStop, errorMessage, makeOptimizer, readSettings, summaryText, TrainingView } from './training-view.js';
 
 export interface IrisState {
   state: string;
@@ -43,19 +43,11 @@ export async function setupIris(section: HTMLElement, exposed: IrisState): Promi
   preview.dispose();
 
   let model: sf.Sequential | null = null;
-  stopButton.addEventListener('click', () => {
-    if (model) model.stopTraining = true; // fit stops after the batch in flight
-    stopButton.disabled = true;
-  });
+  bindStop(stopButton, () => model);
 
   trainButton.addEventListener('click', async () => {
-    let settings: ReturnType<typeof trainingSettings>;
-    try {
-      settings = trainingSettings(form);
-    } catch (e) {
-      setState('error', errorMessage(e));
-      return;
-    }
+    const settings = readSettings(form, (message) => setState('error', message));
+    if (!settings) return;
     const { epochs, batchSize, learningRate, seed } = settings;
     const { optimizer } = settings;
     trainButton.disabled = true;

@@ -5,7 +5,7 @@
 import * as sf from 'shaderflow';
 import { DrawPad } from './draw-pad.js';
 import { confusion, confusionTable, digitCanvas, digitFigure } from './results.js';
-import { argmaxRows, errorMessage, makeOptimizer, summaryText, trainingSettings, TrainingView } from './training-view.js';
+import { argmaxRows, bindStop, errorMessage, makeOptimizer, readSettings, summaryText, TrainingView } from './training-view.js';
 
 const pixels = 28 * 28;
 const digitNames = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -119,19 +119,11 @@ export async function setupMnist(section: HTMLElement, exposed: MnistState, info
   let validation: { x: sf.Tensor; y: sf.Tensor; pixels: Float32Array; n: number } | null = null;
 
   // ---- training ------------------------------------------------------------------------------
-  stopButton.addEventListener('click', () => {
-    if (model) model.stopTraining = true; // fit checks it after every batch
-    stopButton.disabled = true;
-  });
+  bindStop(stopButton, () => model);
 
   trainButton.addEventListener('click', async () => {
-    let settings: ReturnType<typeof trainingSettings>;
-    try {
-      settings = trainingSettings(form);
-    } catch (e) {
-      setState('error', errorMessage(e));
-      return;
-    }
+    const settings = readSettings(form, (message) => setState('error', message));
+    if (!settings) return;
     const { epochs, batchSize, learningRate, seed } = settings;
     const width = Number(setting('width').value);
     const blocks = Number(setting('blocks').value);

@@ -134,18 +134,6 @@ export class TrainingView {
   }
 }
 
-/** Reads a settings form into numbers, strings and booleans by input name. */
-export function readSettings(form: HTMLFormElement): Record<string, number | string | boolean> {
-  const out: Record<string, number | string | boolean> = {};
-  for (const el of Array.from(form.elements) as (HTMLInputElement | HTMLSelectElement)[]) {
-    if (!el.name) continue;
-    if (el instanceof HTMLInputElement && el.type === 'checkbox') out[el.name] = el.checked;
-    else if (el instanceof HTMLInputElement && el.type === 'number') out[el.name] = Number(el.value);
-    else out[el.name] = el.value;
-  }
-  return out;
-}
-
 /** A positive integer setting, clamped to the input's min/max, or an Error naming it. */
 export function integerSetting(form: HTMLFormElement, name: string): number {
   const input = form.elements.namedItem(name) as HTMLInputElement;
@@ -166,7 +154,15 @@ export function numberSetting(form: HTMLFormElement, name: string): number {
 }
 
 /** The settings both experiments share, read from their form; throws naming a bad one. */
-export function trainingSettings(form: HTMLFormElement): { epochs: number; batchSize: number; learningRate: number; seed: number; optimizer: string } {
+export interface TrainingSettings {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  optimizer: string;
+}
+
+export function trainingSettings(form: HTMLFormElement): TrainingSettings {
   return {
     epochs: integerSetting(form, 'epochs'),
     batchSize: integerSetting(form, 'batchSize'),
@@ -174,6 +170,25 @@ export function trainingSettings(form: HTMLFormElement): { epochs: number; batch
     seed: integerSetting(form, 'seed'),
     optimizer: (form.elements.namedItem('optimizer') as HTMLSelectElement).value,
   };
+}
+
+/** The form's training settings, or null after passing what is wrong with them to `fail`. */
+export function readSettings(form: HTMLFormElement, fail: (message: string) => void): TrainingSettings | null {
+  try {
+    return trainingSettings(form);
+  } catch (e) {
+    fail(errorMessage(e));
+    return null;
+  }
+}
+
+/** Stop asks the model being trained to stop: fit checks it after every batch. */
+export function bindStop(stopButton: HTMLButtonElement, model: () => sf.Sequential | null): void {
+  stopButton.addEventListener('click', () => {
+    const training = model();
+    if (training) training.stopTraining = true;
+    stopButton.disabled = true;
+  });
 }
 
 /** An optimizer from the form's choice and learning rate. */
