@@ -71,15 +71,15 @@ function constants(g: Pool2dGeometry): string {
 }
 
 /**
- * Decodes the flat index `i` of an output element (b, oy, ox, c) and declares the window it
+ * Decodes the flat index `e` of an output element (b, oy, ox, c) and declares the window it
  * covers, clipped to the image: rows y0..y1-1, columns x0..x1-1, and `base`, the flat index of
  * x[b, 0, 0, c].
  */
 const outputWindow = /* wgsl */ `
-  let c = i32(i) % C;
-  let ox = (i32(i) / C) % OW;
-  let oy = (i32(i) / (C * OW)) % OH;
-  let b = i32(i) / (C * OW * OH);
+  let c = e % C;
+  let ox = (e / C) % OW;
+  let oy = (e / (C * OW)) % OH;
+  let b = e / (C * OW * OH);
   let y0 = max(oy * SH - PT, 0);
   let y1 = min(oy * SH - PT + PH, H);
   let x0 = max(ox * SW - PL, 0);
@@ -87,16 +87,16 @@ const outputWindow = /* wgsl */ `
   let base = b * H * W * C + c;`;
 
 /**
- * Decodes the flat index `i` of an input element (b, iy, ix, c) and declares the range of
+ * Decodes the flat index `e` of an input element (b, iy, ix, c) and declares the range of
  * output windows that cover it: oy in oy0..oy1, ox in ox0..ox1 (inclusive; empty when a stride
  * larger than the window skips this element), and `out_base`, the flat index of y[b, 0, 0, c].
  * Window oy covers rows oy·SH − PT .. oy·SH − PT + PH − 1.
  */
 const coveringWindows = /* wgsl */ `
-  let c = i32(i) % C;
-  let ix = (i32(i) / C) % W;
-  let iy = (i32(i) / (C * W)) % H;
-  let b = i32(i) / (C * W * H);
+  let c = e % C;
+  let ix = (e / C) % W;
+  let iy = (e / (C * W)) % H;
+  let b = e / (C * W * H);
   let ny = iy + PT - PH + 1;
   let nx = ix + PL - PW + 1;
   let oy0 = select(0, (ny + SH - 1) / SH, ny > 0);
@@ -107,18 +107,23 @@ const coveringWindows = /* wgsl */ `
 
 /**
  * One invocation per output element (`over` 'output': the forward passes, with `outputWindow`
- * decoded) or per input element ('input': the backward passes, with `coveringWindows`), the
- * geometry as WGSL constants.
+ * decoded) or per input element ('input': the backward passes, with `coveringWindows`), or per
+ * `vec` of them along the channels, `e` being the first; the geometry as WGSL constants.
  */
 function poolKernel(
-  builder: string, name: string, s: Pool2dShape, over: 'output' | 'input', buffers: readonly StorageBuffer[], body: string,
+  g: Pool2dGeometry, name: string, limits: KernelLimits | undefined, over: 'output' | 'input', buffers: readonly StorageBuffer[], body: string, vec = 1,
 ): Kernel {
-  const g = pool2dGeometry(builder, s);
   return linearKernel({
-    name, limits: s.limits ?? defaultLimits, buffers, functions: constants(g),
-    count: over === 'output' ? g.B * g.OH * g.OW * g.C : g.B * g.H * g.W * g.C,
-    body: `${over === 'output' ? outputWindow : coveringWindows}${body}`,
+    name, limits: limits ?? defaultLimits, buffers, functions: constants(g),
+    count: (over === 'output' ? g.B * g.OH * g.OW * g.C : g.B * g.H * g.W * g.C) / vec,
+    body: `
+  let e = i32(i) * ${vec};${over === 'output' ? outputWindow : coveringWindows}${body}`,
   });
+}
+
+/** 4 when the channels come in whole vec4s, so an invocation can take 4 channels of one pixel. */
+function channelVec(g: Pool2dGeometry): 1 | 4 {
+  return g.C % 4 === 0 ? 4 : 1;
 }
 
 /**
@@ -129,55 +134,29 @@ function poolKernel(
  */
 export function maxPool2dForward(s: Pool2dShape): Kernel {
   const g = pool2dGeometry('maxPool2dForward', s);
-  if (g.C % 4 === 0) {
-    // Channels in whole vec4s: each invocation takes 4 channels of one output pixel, with the
-    // same comparisons made per component.
-    return linearKernel({
-      name: 'max_pool2d', limits: s.limits ?? defaultLimits, functions: constants(g),
-      buffers: [['x', 'read', 'vec4<f32>'], ['y', 'write', 'vec4<f32>'], ['argmax', 'write', 'vec4<i32>']],
-      count: (g.B * g.OH * g.OW * g.C) / 4,
-      body: /* wgsl */ `
-  let e = i32(i) * 4; // the first element (b, oy, ox, c) of this invocation
-  let c = e % C;
-  let ox = (e / C) % OW;
-  let oy = (e / (C * OW)) % OH;
-  let b = e / (C * OW * OH);
-  let base = b * H * W * C + c;
-  var best = vec4<f32>(0.0);
-  var best_index = vec4<i32>(-1);
-  for (var iy = max(oy * SH - PT, 0); iy < min(oy * SH - PT + PH, H); iy++) {
-    for (var ix = max(ox * SW - PL, 0); ix < min(ox * SW - PL + PW, W); ix++) {
-      let k = base + (iy * W + ix) * C;
-      let v = x[k / 4];
-      let better = (best_index < vec4<i32>(0)) | (v > best);
-      best = select(best, v, better);
-      best_index = select(best_index, vec4<i32>(k, k + 1, k + 2, k + 3), better);
-    }
-  }
-  y[i] = best;
-  argmax[i] = best_index;`,
-    });
-  }
-  const buffers: StorageBuffer[] = [['x', 'read', 'f32'], ['y', 'write', 'f32'], ['argmax', 'write', 'i32']];
+  // With channels in whole vec4s, an invocation takes 4 channels of one output pixel, making the
+  // same comparisons per component.
+  const vec = channelVec(g);
+  const [f, i] = vec === 4 ? ['vec4<f32>', 'vec4<i32>'] as const : ['f32', 'i32'] as const;
+  const buffers: StorageBuffer[] = [['x', 'read', f], ['y', 'write', f], ['argmax', 'write', i]];
   // Every 'same' or 'valid' window holds at least one image element (padding is at most
   // window − 1 in total), so `best_index` is always set; starting from the first element
   // rather than a −∞ constant also makes an all −∞ window pick its first element.
   const body = /* wgsl */ `
-  var best = 0.0;
-  var best_index = -1;
+  var best = ${f}(0.0);
+  var best_index = ${i}(-1);
   for (var iy = y0; iy < y1; iy++) {
     for (var ix = x0; ix < x1; ix++) {
       let k = base + (iy * W + ix) * C;
-      let v = x[k];
-      if (best_index < 0 || v > best) {
-        best = v;
-        best_index = k;
-      }
+      let v = x[k / ${vec}];
+      let better = ${vec === 4 ? '(best_index < vec4<i32>(0)) | (v > best)' : 'best_index < 0 || v > best'};
+      best = select(best, v, better);
+      best_index = select(best_index, ${vec === 4 ? 'vec4<i32>(k, k + 1, k + 2, k + 3)' : 'k'}, better);
     }
   }
   y[i] = best;
   argmax[i] = best_index;`;
-  return poolKernel('maxPool2dForward', 'max_pool2d', s, 'output', buffers, body);
+  return poolKernel(g, 'max_pool2d', s.limits, 'output', buffers, body, vec);
 }
 
 /**
@@ -187,41 +166,30 @@ export function maxPool2dForward(s: Pool2dShape): Kernel {
  */
 export function maxPool2dBackward(s: Pool2dShape): Kernel {
   const g = pool2dGeometry('maxPool2dBackward', s);
-  // Windows that tile the input (stride = window, Keras's default): an element lies in at most
-  // one window, found by division, so there is no loop and no window-range decoding; with
-  // channels in whole vec4s, each invocation takes 4 channels of one pixel.
   if (g.SH === g.PH && g.SW === g.PW) {
-    const vec = g.C % 4 === 0 ? 4 : 1;
+    // Windows that tile the input (stride = window, Keras's default): an element lies in at most
+    // one window, found by division, so there is no loop; with channels in whole vec4s, each
+    // invocation takes 4 channels of one pixel.
+    const vec = channelVec(g);
     const [f, i] = vec === 4 ? ['vec4<f32>', 'vec4<i32>'] as const : ['f32', 'i32'] as const;
-    return linearKernel({
-      name: 'max_pool2d_backward', limits: s.limits ?? defaultLimits, functions: constants(g),
-      buffers: [['dy', 'read', f], ['argmax', 'read', i], ['dx', 'write', f]],
-      count: (g.B * g.H * g.W * g.C) / vec,
-      body: /* wgsl */ `
-  let e = i32(i) * ${vec}; // the first element (b, iy, ix, c) of this invocation
-  let c = e % C;
-  let ix = (e / C) % W;
-  let iy = (e / (C * W)) % H;
-  let b = e / (C * W * H);
+    return poolKernel(g, 'max_pool2d_backward', s.limits, 'input', [['dy', 'read', f], ['argmax', 'read', i], ['dx', 'write', f]], /* wgsl */ `
   let oy = (iy + PT) / SH;
   let ox = (ix + PL) / SW;
   let inside = oy < OH && ox < OW; // 'valid' pooling leaves the last rows and columns out
-  let o = ((b * OH + min(oy, OH - 1)) * OW + min(ox, OW - 1)) * C + c;
+  let o = out_base + (min(oy, OH - 1) * OW + min(ox, OW - 1)) * C;
   let chosen = argmax[o / ${vec}] == ${vec === 4 ? 'vec4<i32>(e, e + 1, e + 2, e + 3)' : 'e'};
-  dx[i] = select(${f}(0.0), dy[o / ${vec}], ${vec === 4 ? 'vec4<bool>(inside) & chosen' : 'inside && chosen'});`,
-    });
+  dx[i] = select(${f}(0.0), dy[o / ${vec}], ${vec === 4 ? 'vec4<bool>(inside) & chosen' : 'inside && chosen'});`, vec);
   }
-  const buffers: StorageBuffer[] = [['dy', 'read', 'f32'], ['argmax', 'read', 'i32'], ['dx', 'write', 'f32']];
   const body = /* wgsl */ `
   var sum = 0.0;
   for (var oy = oy0; oy <= oy1; oy++) {
     for (var ox = ox0; ox <= ox1; ox++) {
       let o = out_base + (oy * OW + ox) * C;
-      if (argmax[o] == i32(i)) { sum += dy[o]; }
+      if (argmax[o] == e) { sum += dy[o]; }
     }
   }
   dx[i] = sum;`;
-  return poolKernel('maxPool2dBackward', 'max_pool2d_backward', s, 'input', buffers, body);
+  return poolKernel(g, 'max_pool2d_backward', s.limits, 'input', [['dy', 'read', 'f32'], ['argmax', 'read', 'i32'], ['dx', 'write', 'f32']], body);
 }
 
 /**
@@ -239,7 +207,7 @@ export function avgPool2dForward(s: Pool2dShape): Kernel {
     }
   }
   y[i] = sum / f32((y1 - y0) * (x1 - x0));`;
-  return poolKernel('avgPool2dForward', 'avg_pool2d', s, 'output', buffers, body);
+  return poolKernel(pool2dGeometry('avgPool2dForward', s), 'avg_pool2d', s.limits, 'output', buffers, body);
 }
 
 /**
@@ -259,5 +227,5 @@ export function avgPool2dBackward(s: Pool2dShape): Kernel {
     }
   }
   dx[i] = sum;`;
-  return poolKernel('avgPool2dBackward', 'avg_pool2d_backward', s, 'input', buffers, body);
+  return poolKernel(pool2dGeometry('avgPool2dBackward', s), 'avg_pool2d_backward', s.limits, 'input', buffers, body);
 }
