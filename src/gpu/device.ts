@@ -1,7 +1,7 @@
 // Device acquisition: navigator.gpu in a browser, Dawn (the `webgpu` package) in Node, or a
 // GPUDevice the caller already has. One runtime is current at a time.
 
-import { type BackendInfo, Runtime, subgroupSize } from './runtime.js';
+import { type BackendInfo, Runtime } from './runtime.js';
 
 export interface ReadyOptions {
   /** Use this device instead of requesting one (an app that already has WebGPU running). */
@@ -70,6 +70,13 @@ async function findGpu(options: ReadyOptions): Promise<{ gpu: GPU; platform: Bac
   );
 }
 
+/** The subgroup size kernels may rely on: present when every subgroup of the device has the same size. */
+function subgroupSize(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined): { subgroupSize?: number } {
+  const info = adapterInfo as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+  if (!device.features.has('subgroups') || !info?.subgroupMinSize || info.subgroupMinSize !== info.subgroupMaxSize) return {};
+  return { subgroupSize: info.subgroupMinSize };
+}
+
 function describe(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, platform: BackendInfo['platform']): BackendInfo {
   const info = adapterInfo ?? device.adapterInfo;
   const limits: Record<string, number> = {};
@@ -82,7 +89,7 @@ function describe(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, pl
     description: info?.description ?? '',
     features: [...device.features].sort(),
     limits,
-    ...subgroupSize(device),
+    ...subgroupSize(device, info),
   };
 }
 

@@ -22,13 +22,6 @@ export interface BackendInfo {
 /** Submit the shared encoder after this many dispatches even if nothing is read back. */
 const maxDispatchesPerSubmit = 128;
 
-/** The subgroup size kernels may rely on: present when every subgroup of the device has the same size. */
-export function subgroupSize(device: GPUDevice): { subgroupSize?: number } {
-  const info = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
-  if (!device.features.has('subgroups') || !info?.subgroupMinSize || info.subgroupMinSize !== info.subgroupMaxSize) return {};
-  return { subgroupSize: info.subgroupMinSize };
-}
-
 export class Runtime {
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
@@ -59,7 +52,7 @@ export class Runtime {
       maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
       maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-      ...subgroupSize(device),
+      ...(info.subgroupSize ? { subgroupSize: info.subgroupSize } : {}),
     };
     this.pool = new BufferPool(device, Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize));
     this.pipelines = new PipelineCache(device, (error) => this.report(error, true));
