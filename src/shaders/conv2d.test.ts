@@ -156,7 +156,8 @@ describe(`conv2d backward passes (seed ${seed})`, () => {
 
 // Where the device reports one subgroup size (lavapipe: 8 lanes), the forward and backward-input
 // tiles over a batch load their rows' operand once per subgroup and broadcast it; batches of at
-// least the tile height take that path. Skipped on devices without it.
+// least the tile height take that path. Skipped on devices without one subgroup size: there the
+// kernels cannot be built, and the per-lane kernels those devices run are checked above.
 // Also 4-lane tiles (SwiftShader's subgroup size), which run on wider subgroups as well.
 await ready();
 const native = runtime().limits;
