@@ -206,86 +206,97 @@ ${store}
 }
 
 /**
- * Forward of a one-channel image (a grayscale first layer) at unit strides. Each lane takes a
- * run of R adjacent output pixels of one image row and 4 output channels; along filter row kh
- * the run reads the R + KW − 1 adjacent input pixels once, and pixel i takes input pixel j
- * through tap kw = j − i. So each input load (a divergent, per-lane loop on CPU drivers) feeds
- * up to KW pixels instead of one. The lanes of a workgroup take the channel groups of one or
- * more runs, so a narrow layer (16 channels: 4 groups) still fills 8-lane SIMD vectors.
- * Where the workgroup is one subgroup, the lanes of a run split its input loads and the runs
- * split the filter loads, and each lane takes the rest from the others by subgroupShuffle.
+ * Whether a filter is small enough for forwardSlide, whose code has a load and a multiply-add
+ * per filter vec4 and a variable per window value: a first layer over a few channels (conv1 of
+ * the seed CNN: 100 vec4s, 25 values; 3x3 RGB into 32 channels: 216, 27). Compile time grows
+ * faster than the code: 250 vec4s take 3.5 s on lavapipe, a window of 128 values 14 s.
  */
-function forwardRuns(g: Conv2dGeometry, tileRows: number | undefined, bias: boolean, activation: Activation, limits: KernelLimits): Kernel {
-  const groups = g.CO / 4; // channel groups of a run
-  const S = limits.subgroupSize ?? 0;
-  // Sharing needs two or more channel groups to split a run's inputs (with one, SwiftShader
-  // also takes minutes to compile the shuffles).
-  const shared = S >= 4 && S % groups === 0 && groups >= 2;
-  // Runs of at most 8 pixels, or 16 when loads are shared (measured best on lavapipe: 14 for a 28-pixel row).
-  const longest = shared ? 16 : 8;
-  const R = Math.max(1, Math.min(tileRows ?? Math.ceil(g.OW / Math.ceil(g.OW / longest)), g.OW));
-  const perRow = Math.ceil(g.OW / R);
+function slideFits(g: Conv2dGeometry): boolean {
+  return g.KH * g.KW * g.CI * Math.ceil(g.CO / 4) <= 256 && g.KH * g.KW * g.CI <= 100;
+}
+
+/**
+ * Forward of a small filter (a first layer over one or a few channels). Each lane takes a run
+ * of output pixels along one row, all output channels, and slides its window along the run:
+ * a step loads the input columns that enter the window (one pixel per filter row at unit
+ * stride) and multiplies the whole window by the whole filter.
+ *
+ * The filter is read once, at the top, at constant offsets: every lane reads the same address,
+ * which CPU drivers load once and broadcast, where a load at a computed offset is a loop over
+ * the lanes. So the filter costs nothing per pixel, and a step's loads are KH of its
+ * KH·KW·CI·CO multiply-adds.
+ */
+function forwardSlide(g: Conv2dGeometry, tileRows: number | undefined, bias: boolean, activation: Activation, limits: KernelLimits): Kernel {
+  const groups = Math.ceil(g.CO / 4);
+  const vecY = g.CO % 4 === 0;
+  // Whole rows, or shorter runs when the rows are too few to give the device ~64 lanes.
+  const length = tileRows ? Math.min(tileRows, g.OW) : Math.ceil(g.OW / Math.min(g.OW, Math.ceil(64 / (g.B * g.OH))));
+  const perRow = Math.ceil(g.OW / length);
   const runs = g.B * g.OH * perRow;
-  const lanes = shared ? S : linearWorkgroupSize(limits, groups * Math.max(1, Math.ceil(8 / groups)));
-  const runsPerTile = Math.max(1, Math.floor(lanes / groups));
-  const tiles = Math.ceil(runs / runsPerTile);
-  const I = list(R);
-  const J = list(R + g.KW - 1);
-  const fma = (j: number) => I.filter((i) => j - i >= 0 && j - i < g.KW).map((i) => `    acc${i} = fma(vec4<f32>(x${j}), f${j - i}, acc${i});`);
-  // Without sharing, each lane loads its run's inputs and its channels' filter taps itself.
-  const ownLoads = `    if (iy < 0 || iy >= i32(H)) { continue; }
-    let x_row = (boh / OH * H + u32(iy)) * W;
-${list(g.KW).map((kw) => `    let f${kw} = f[((kh * KW + ${kw}u) * CO + col) / 4u];`).join('\n')}
-${J.map((j) => [`    let x${j} = select(0.0, x[select(0u, x_row + u32(ix0 + ${j}), okx${j})], okx${j});`, ...fma(j)].join('\n')).join('\n')}`;
-  // Shared: lane (run p, group c) loads inputs j ≡ c (mod groups) and taps kw ≡ p (mod runs).
-  // Rows outside the image read zeros rather than skipping the tap, so every lane takes part in every shuffle.
-  const xChunks = list(Math.ceil(J.length / groups));
-  const fChunks = list(Math.ceil(g.KW / runsPerTile));
-  const sharedLoads = `    let row_ok = iy >= 0 && iy < i32(H);
-    let x_row = (boh / OH * H + u32(clamp(iy, 0, i32(H) - 1))) * W;
-${xChunks.map((m) => `    let xj${m} = min(${m * groups}u + group, ${J.length - 1}u);
-    let xl${m} = load_x(x_row, ix0 + i32(xj${m}), row_ok);`).join('\n')}
-${fChunks.map((m) => `    let fl${m} = f[((kh * KW + min(${m * runsPerTile}u + part, KW - 1u)) * CO + col) / 4u];`).join('\n')}
-${list(g.KW).map((kw) => `    let f${kw} = subgroupShuffle(fl${Math.floor(kw / runsPerTile)}, ${(kw % runsPerTile) * groups}u + group);`).join('\n')}
-${J.map((j) => [`    let x${j} = subgroupShuffle(xl${Math.floor(j / groups)}, part * ${groups}u + ${j % groups}u);`, ...fma(j)].join('\n')).join('\n')}`;
-  const code = /* wgsl */ `${shared ? 'enable subgroups;\n' : ''}${preamble}
+  const lanes = linearWorkgroupSize(limits, limits.subgroupSize ?? 64);
+  const KH = list(g.KH);
+  const KW = list(g.KW);
+  const CI = list(g.CI);
+  const C = list(groups);
+  // Window columns kept from the previous step, and the ones a step loads.
+  const kept = Math.max(g.KW - g.SW, 0);
+  const filter = (kh: number, kw: number, ci: number, c: number) => `f${kh}_${kw}_${ci}_${c}`;
+  const win = (kh: number, kw: number, ci: number) => `x${kh}_${kw}_${ci}`;
+  const filterLoads = KH.flatMap((kh) => KW.flatMap((kw) => CI.flatMap((ci) => C.map((c) => {
+    const at = ((kh * g.KW + kw) * g.CI + ci) * g.CO + 4 * c;
+    const parts = [0, 1, 2, 3].map((j) => (4 * c + j < g.CO ? `f[${at + j}u]` : '0.0'));
+    return `  let ${filter(kh, kw, ci, c)} = vec4<f32>(${parts.join(', ')});`;
+  }))));
+  const biasLoads = bias ? C.map((c) => `  let bias${c} = vec4<f32>(${[0, 1, 2, 3].map((j) => (4 * c + j < g.CO ? `bias[${4 * c + j}u]` : '0.0')).join(', ')});`) : [];
+  const loadColumn = (kh: number, kw: number, ow: string) => CI.map((ci) =>
+    `    ${win(kh, kw, ci)} = load_x(xr${kh}, ${ow} * ${g.SW} + ${kw - g.PL}, ${ci}u, rok${kh});`).join('\n');
+  const store = (c: number) => vecY
+    ? `      y[yo + ${c}u] = a;`
+    : [0, 1, 2, 3].filter((j) => 4 * c + j < g.CO).map((j) => `      y[yo + ${4 * c + j}u] = a[${j}];`).join('\n');
+  const code = /* wgsl */ `${preamble}
 ${activationFunctions(activation)}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> f: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> f: array<f32>;
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<f32>;
-var<private> col: u32;
+@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<${vecY ? 'vec4<f32>' : 'f32'}>;
 
-${storeRow('y', 'CO', (v) => `activate(${v}${bias ? ' + bias[col + j]' : ''})`)}
-
-// Input pixel ix of a row, or 0 outside the image (or when the row is).
-fn load_x(row: u32, ix: i32, row_ok: bool) -> f32 {
+// Channel ci of input pixel ix of a row, or 0 outside the image (or when the row is).
+fn load_x(row: u32, ix: i32, ci: u32, row_ok: bool) -> f32 {
   let ok = row_ok && ix >= 0 && ix < i32(W);
-  return select(0.0, x[select(0u, row + u32(ix), ok)], ok);
+  return select(0.0, x[select(0u, (row + u32(ix)) * CI + ci, ok)], ok);
 }
 
 @compute @workgroup_size(${lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(${shared ? 'subgroup_invocation_id' : 'local_invocation_index'}) lane: u32) {
-  let tile = flat_workgroup(wid, nwg);
-  let part = lane / ${groups}u;
-  let group = lane % ${groups}u;
-  let slot = tile * ${runsPerTile}u + part;
-  // This lane's pixels: ow0.. of output row boh = b·OH + oh, channels col..col+3.
+        @builtin(local_invocation_index) lane: u32) {
+${filterLoads.join('\n')}
+${biasLoads.join('\n')}
+  let slot = flat_workgroup(wid, nwg) * ${lanes}u + lane;
+  // This lane's pixels: ow0.. of output row boh = b·OH + oh.
   let run = min(slot, ${runs - 1}u);
-  col = min(lane % ${groups}u, ${groups - 1}u) * 4u;
-  let ow0 = run % ${perRow}u * ${R}u;
+  let ow0 = run % ${perRow}u * ${length}u;
   let boh = run / ${perRow}u;
-  let ix0 = i32(ow0) - i32(PL);
-${J.map((j) => `  let okx${j} = ix0 + ${j} >= 0 && ix0 + ${j} < i32(W);`).join('\n')}
-${I.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
-  for (var kh = 0u; kh < KH; kh++) {
-    let iy = i32(boh % OH + kh) - i32(PT);
-${shared ? sharedLoads : ownLoads}
+${KH.map((kh) => `  let iy${kh} = i32(boh % OH * SH) + ${kh - g.PT};
+  let rok${kh} = iy${kh} >= 0 && iy${kh} < i32(H);
+  let xr${kh} = (boh / OH * H + u32(clamp(iy${kh}, 0, i32(H) - 1))) * W;`).join('\n')}
+  // x{kh}_{kw}_{ci}: the window of output pixel ow; before the loop, of pixel ow0 − 1.
+${KH.flatMap((kh) => KW.flatMap((kw) => CI.map((ci) => `  var ${win(kh, kw, ci)} = ${kw >= g.SW
+    ? `load_x(xr${kh}, (i32(ow0) - 1) * ${g.SW} + ${kw - g.PL}, ${ci}u, rok${kh})` : '0.0'};`))).join('\n')}
+  let ow_end = select(min(ow0 + ${length}u, OW), ow0, slot >= ${runs}u);
+  for (var ow = ow0; ow < ow_end; ow++) {
+${KH.map((kh) => [
+    ...list(kept).flatMap((kw) => CI.map((ci) => `    ${win(kh, kw, ci)} = ${win(kh, kw + g.SW, ci)};`)),
+    ...KW.slice(kept).map((kw) => loadColumn(kh, kw, 'i32(ow)')),
+  ].join('\n')).join('\n')}
+    let yo = (boh * OW + ow) * ${vecY ? groups : g.CO}u;
+${C.map((c) => `    {
+      var a = ${bias ? `bias${c}` : 'vec4<f32>(0.0)'};
+${KH.flatMap((kh) => KW.flatMap((kw) => CI.map((ci) => `      a = fma(vec4<f32>(${win(kh, kw, ci)}), ${filter(kh, kw, ci, c)}, a);`))).join('\n')}
+      a = vec4<f32>(activate(a[0]), activate(a[1]), activate(a[2]), activate(a[3]));
+${store(c)}
+    }`).join('\n')}
   }
-  if (slot >= ${runs}u || lane >= ${runsPerTile * groups}u) { return; }
-${I.map((i) => `  if (ow0 + ${i}u < OW) { store_row((boh * OW + ow0 + ${i}u) * CO, acc${i}); }`).join('\n')}
 }
 `;
   return {
@@ -293,7 +304,7 @@ ${I.map((i) => `  if (ow0 + ${i}u < OW) { store_row((boh * OW + ow0 + ${i}u) * C
     code,
     bindings: bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'],
     workgroupSize: [lanes, 1, 1],
-    dispatch: foldWorkgroups(tiles, limits),
+    dispatch: foldWorkgroups(Math.ceil(runs / lanes), limits),
   };
 }
 
@@ -303,9 +314,7 @@ export function conv2dForward(s: Conv2dShape & { bias?: boolean; activation?: Ac
   const { bias = false, activation = 'linear', limits = defaultLimits } = s;
   const rows = g.B * g.OH * g.OW;
   const bt = batchTile(g.B, g.OH * g.OW, g.CO, g.CI, s.tileRows, limits);
-  if (!bt && g.CI === 1 && g.CO % 4 === 0 && g.CO / 4 <= linearWorkgroupSize(limits) && g.SH === 1 && g.SW === 1) {
-    return forwardRuns(g, s.tileRows, bias, activation, limits);
-  }
+  if (!bt && slideFits(g)) return forwardSlide(g, s.tileRows, bias, activation, limits);
   const t = bt ?? tile(rows, g.CO, s.tileRows, limits);
   const vecF = g.CO % 4 === 0; // filter rows over output channels are whole vec4s
   const vecX = g.CI % 4 === 0; // input pixels' channels are whole vec4s
