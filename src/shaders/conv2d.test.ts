@@ -200,7 +200,8 @@ for (const lanes of [...new Set([native.subgroupSize ?? 0, 4])]) describe.skipIf
   it('backward passes match the exact gradients', async () => {
     for (const [i, s] of subgroupShapes.entries()) {
       if (s.inChannels > 4 && s.batch >= 8) expect(conv2dBackwardInput(s).code).toMatch(/subgroup(Broadcast|Shuffle)\(/);
-      if (s.inChannels > 1) expect(conv2dBackwardFilter(s)[0].code).toMatch(/subgroup(Broadcast|Shuffle)\(/);
+      // Windows of at most 50 values slide along rows instead (one-channel images, 3x2x8).
+      if (s.filterHeight * s.filterWidth * s.inChannels > 50) expect(conv2dBackwardFilter(s)[0].code).toMatch(/subgroup(Broadcast|Shuffle)\(/);
       await checkBackward(s, 830 + i);
     }
   });

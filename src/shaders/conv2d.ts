@@ -206,25 +206,65 @@ ${store}
 }
 
 /**
- * Whether a filter is small enough for forwardSlide, whose code has a load and a multiply-add
- * per filter vec4 and a variable per window value: a first layer over a few channels (conv1 of
- * the seed CNN: 100 vec4s, 25 values; 3x3 RGB into 32 channels: 216, 27). Compile time grows
- * faster than the code: 250 vec4s take 3.5 s on lavapipe, a window of 128 values 14 s.
+ * Whether a filter is small enough for the sliding-window kernels (forwardSlide, filterSlide),
+ * whose code has a line per filter vec4 and a variable per window value: a first layer over a
+ * few channels (conv1 of the seed CNN: 100 vec4s, 25 values; 3x3 RGB into 32 channels: 216,
+ * 27). Compile time grows faster than the code: 250 vec4s take 3.5 s on lavapipe, a window of
+ * 128 values 14 s.
  */
 function slideFits(g: Conv2dGeometry): boolean {
   return g.KH * g.KW * g.CI * Math.ceil(g.CO / 4) <= 256 && g.KH * g.KW * g.CI <= 100;
 }
 
 /**
- * Forward of a small filter (a first layer over one or a few channels). Each lane takes a run
- * of output pixels along one row, all output channels, and slides its window along the run:
- * a step loads the input columns that enter the window (one pixel per filter row at unit
- * stride) and multiplies the whole window by the whole filter.
+ * The input window of one output row that the sliding-window kernels move along it:
+ * `value(kh, kw, ci)` names a window variable; `rows(boh)` decodes output row boh = b·OH + oh
+ * into the input rows of the filter rows; `prefill(ow0)` declares the window of pixel ow0 − 1
+ * (the columns a step keeps); `step(ow)` moves it to pixel ow, loading the columns that enter
+ * it (one per filter row and channel at unit stride). Needs the module's `loadX`.
+ */
+function slideWindow(g: Conv2dGeometry) {
+  const KH = list(g.KH);
+  const KW = list(g.KW);
+  const CI = list(g.CI);
+  const kept = Math.max(g.KW - g.SW, 0);
+  const value = (kh: number, kw: number, ci: number) => `x${kh}_${kw}_${ci}`;
+  const load = (kh: number, kw: number, ci: number, ow: string) => `load_x(xr${kh}, ${ow} * ${g.SW} + ${kw - g.PL}, ${ci}u, rok${kh})`;
+  return {
+    value,
+    /** Every (kh, kw, ci) of the window, in filter order. */
+    taps: KH.flatMap((kh) => KW.flatMap((kw) => CI.map((ci) => [kh, kw, ci] as const))),
+    rows: (boh: string, indent: string) => KH.map((kh) => `${indent}let iy${kh} = i32(${boh} % OH * SH) + ${kh - g.PT};
+${indent}let rok${kh} = iy${kh} >= 0 && iy${kh} < i32(H);
+${indent}let xr${kh} = (${boh} / OH * H + u32(clamp(iy${kh}, 0, i32(H) - 1))) * W;`).join('\n'),
+    prefill: (ow0: string, indent: string) => KH.flatMap((kh) => KW.flatMap((kw) => CI.map((ci) =>
+      `${indent}var ${value(kh, kw, ci)} = ${kw >= g.SW ? load(kh, kw, ci, `(i32(${ow0}) - 1)`) : '0.0'};`))).join('\n'),
+    step: (ow: string, indent: string) => KH.flatMap((kh) => [
+      ...list(kept).flatMap((kw) => CI.map((ci) => `${indent}${value(kh, kw, ci)} = ${value(kh, kw + g.SW, ci)};`)),
+      ...KW.slice(kept).flatMap((kw) => CI.map((ci) => `${indent}${value(kh, kw, ci)} = ${load(kh, kw, ci, `i32(${ow})`)};`)),
+    ]).join('\n'),
+  };
+}
+
+/** WGSL `load_x` of the sliding-window kernels: channel ci of input pixel ix of a row, 0 outside the image (or when the row is). */
+const loadX = /* wgsl */ `fn load_x(row: u32, ix: i32, ci: u32, row_ok: bool) -> f32 {
+  let ok = row_ok && ix >= 0 && ix < i32(W);
+  return select(0.0, x[select(0u, (row + u32(ix)) * CI + ci, ok)], ok);
+}`;
+
+/** `vec4<f32>(...)` of the 4 values `at(j)` for output channels 4c + j, 0 past CO. */
+const channelVec4 = (g: Conv2dGeometry, c: number, at: (j: number) => string) =>
+  `vec4<f32>(${[0, 1, 2, 3].map((j) => (4 * c + j < g.CO ? at(j) : '0.0')).join(', ')})`;
+
+/**
+ * Forward of a small filter (slideFits). Each lane takes a run of output pixels along one
+ * row, all output channels, and slides its window along the run: a step loads the input
+ * columns that enter the window and multiplies the whole window by the whole filter.
  *
  * The filter is read once, at the top, at constant offsets: every lane reads the same address,
  * which CPU drivers load once and broadcast, where a load at a computed offset is a loop over
- * the lanes. So the filter costs nothing per pixel, and a step's loads are KH of its
- * KH·KW·CI·CO multiply-adds.
+ * the lanes. So the filter costs nothing per pixel, and a step's loads are KH·CI (at unit
+ * stride) for KH·KW·CI·CO multiply-adds.
  */
 function forwardSlide(g: Conv2dGeometry, tileRows: number | undefined, bias: boolean, activation: Activation, limits: KernelLimits): Kernel {
   const groups = Math.ceil(g.CO / 4);
@@ -234,22 +274,14 @@ function forwardSlide(g: Conv2dGeometry, tileRows: number | undefined, bias: boo
   const perRow = Math.ceil(g.OW / length);
   const runs = g.B * g.OH * perRow;
   const lanes = linearWorkgroupSize(limits, limits.subgroupSize ?? 64);
-  const KH = list(g.KH);
-  const KW = list(g.KW);
-  const CI = list(g.CI);
+  const w = slideWindow(g);
   const C = list(groups);
-  // Window columns kept from the previous step, and the ones a step loads.
-  const kept = Math.max(g.KW - g.SW, 0);
   const filter = (kh: number, kw: number, ci: number, c: number) => `f${kh}_${kw}_${ci}_${c}`;
-  const win = (kh: number, kw: number, ci: number) => `x${kh}_${kw}_${ci}`;
-  const filterLoads = KH.flatMap((kh) => KW.flatMap((kw) => CI.flatMap((ci) => C.map((c) => {
+  const filterLoads = w.taps.flatMap(([kh, kw, ci]) => C.map((c) => {
     const at = ((kh * g.KW + kw) * g.CI + ci) * g.CO + 4 * c;
-    const parts = [0, 1, 2, 3].map((j) => (4 * c + j < g.CO ? `f[${at + j}u]` : '0.0'));
-    return `  let ${filter(kh, kw, ci, c)} = vec4<f32>(${parts.join(', ')});`;
-  }))));
-  const biasLoads = bias ? C.map((c) => `  let bias${c} = vec4<f32>(${[0, 1, 2, 3].map((j) => (4 * c + j < g.CO ? `bias[${4 * c + j}u]` : '0.0')).join(', ')});`) : [];
-  const loadColumn = (kh: number, kw: number, ow: string) => CI.map((ci) =>
-    `    ${win(kh, kw, ci)} = load_x(xr${kh}, ${ow} * ${g.SW} + ${kw - g.PL}, ${ci}u, rok${kh});`).join('\n');
+    return `  let ${filter(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => `f[${at + j}u]`)};`;
+  }));
+  const biasLoads = bias ? C.map((c) => `  let bias${c} = ${channelVec4(g, c, (j) => `bias[${4 * c + j}u]`)};`) : [];
   const store = (c: number) => vecY
     ? `      y[yo + ${c}u] = a;`
     : [0, 1, 2, 3].filter((j) => 4 * c + j < g.CO).map((j) => `      y[yo + ${4 * c + j}u] = a[${j}];`).join('\n');
@@ -261,11 +293,7 @@ ${constants(g)}
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 @group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<${vecY ? 'vec4<f32>' : 'f32'}>;
 
-// Channel ci of input pixel ix of a row, or 0 outside the image (or when the row is).
-fn load_x(row: u32, ix: i32, ci: u32, row_ok: bool) -> f32 {
-  let ok = row_ok && ix >= 0 && ix < i32(W);
-  return select(0.0, x[select(0u, (row + u32(ix)) * CI + ci, ok)], ok);
-}
+${loadX}
 
 @compute @workgroup_size(${lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -277,22 +305,15 @@ ${biasLoads.join('\n')}
   let run = min(slot, ${runs - 1}u);
   let ow0 = run % ${perRow}u * ${length}u;
   let boh = run / ${perRow}u;
-${KH.map((kh) => `  let iy${kh} = i32(boh % OH * SH) + ${kh - g.PT};
-  let rok${kh} = iy${kh} >= 0 && iy${kh} < i32(H);
-  let xr${kh} = (boh / OH * H + u32(clamp(iy${kh}, 0, i32(H) - 1))) * W;`).join('\n')}
-  // x{kh}_{kw}_{ci}: the window of output pixel ow; before the loop, of pixel ow0 − 1.
-${KH.flatMap((kh) => KW.flatMap((kw) => CI.map((ci) => `  var ${win(kh, kw, ci)} = ${kw >= g.SW
-    ? `load_x(xr${kh}, (i32(ow0) - 1) * ${g.SW} + ${kw - g.PL}, ${ci}u, rok${kh})` : '0.0'};`))).join('\n')}
+${w.rows('boh', '  ')}
+${w.prefill('ow0', '  ')}
   let ow_end = select(min(ow0 + ${length}u, OW), ow0, slot >= ${runs}u);
   for (var ow = ow0; ow < ow_end; ow++) {
-${KH.map((kh) => [
-    ...list(kept).flatMap((kw) => CI.map((ci) => `    ${win(kh, kw, ci)} = ${win(kh, kw + g.SW, ci)};`)),
-    ...KW.slice(kept).map((kw) => loadColumn(kh, kw, 'i32(ow)')),
-  ].join('\n')).join('\n')}
+${w.step('ow', '    ')}
     let yo = (boh * OW + ow) * ${vecY ? groups : g.CO}u;
 ${C.map((c) => `    {
       var a = ${bias ? `bias${c}` : 'vec4<f32>(0.0)'};
-${KH.flatMap((kh) => KW.flatMap((kw) => CI.map((ci) => `      a = fma(vec4<f32>(${win(kh, kw, ci)}), ${filter(kh, kw, ci, c)}, a);`))).join('\n')}
+${w.taps.map(([kh, kw, ci]) => `      a = fma(vec4<f32>(${w.value(kh, kw, ci)}), ${filter(kh, kw, ci, c)}, a);`).join('\n')}
       a = vec4<f32>(activate(a[0]), activate(a[1]), activate(a[2]), activate(a[3]));
 ${store(c)}
     }`).join('\n')}
@@ -616,19 +637,25 @@ function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: n
 }
 
 /**
- * Whether the backward filter of a one-channel image takes filterRuns, and into how many parts
- * of the batch's rows it splits: enough workgroups for every core, each summing whole rows.
+ * How filterSlide splits a small filter's gradient (slideFits, at most 50 accumulated vec4s a
+ * lane): each lane sums the window ⊗ dy products of `groups` channel vec4s over `perChunk`
+ * output rows; `chunks` of rows (~256 lanes in all) give the partial sums filterReduce adds up.
  */
-function filterRunSplits(g: Conv2dGeometry, limits: KernelLimits): number | undefined {
-  const unit = g.SH === 1 && g.SW === 1;
-  if (g.CI !== 1 || g.CO % 4 !== 0 || !unit || (g.CO / 4) * g.KH > linearWorkgroupSize(limits)) return undefined;
-  return Math.min(g.B * g.OH, 128);
+function filterSlideSplit(g: Conv2dGeometry): { groups: number; parts: number; perChunk: number; chunks: number } | undefined {
+  const taps = g.KH * g.KW * g.CI;
+  if (!slideFits(g) || taps > 50) return undefined;
+  const all = Math.ceil(g.CO / 4);
+  const groups = Math.min(all, Math.floor(50 / taps));
+  const parts = Math.ceil(all / groups);
+  const rows = g.B * g.OH;
+  const perChunk = Math.ceil(rows / Math.min(rows, Math.ceil(256 / parts)));
+  return { groups, parts, perChunk, chunks: Math.ceil(rows / perChunk) };
 }
 
 /** Elements of the scratch buffer conv2dBackwardFilter's partial sums need (0: none). */
 export function conv2dScratchSize(s: Conv2dShape): number {
   const g = conv2dGeometry(s);
-  const splits = filterRunSplits(g, s.limits ?? defaultLimits) ?? filterTile(s).splits;
+  const splits = filterSlideSplit(g)?.chunks ?? filterTile(s).splits;
   return splits > 1 ? splits * g.KH * g.KW * g.CI * g.CO : 0;
 }
 
@@ -658,70 +685,77 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /**
- * Backward filter of a one-channel image at unit strides. A lane owns one filter row kh and 4
- * output channels, and walks the output pixels of its part of the batch's rows in order: the
- * KW input pixels its taps read slide along with the output pixel, so each step loads one new
- * input pixel and one dy vec4 for KW multiply-adds, instead of a load per tap.
+ * Backward filter of a small filter (slideFits). A lane takes a chunk of output rows and a few
+ * channel vec4s, and slides forwardSlide's window along each row: a step loads the columns
+ * entering the window and the pixel's dy, and adds window ⊗ dy into one accumulator per
+ * (tap, channel vec4). Nothing is loaded twice by a lane, where a lane per filter row and
+ * channel vec4 would load each dy KH times and each input pixel once per channel vec4. The
+ * accumulators outnumber the registers, but spilled ones cost a plain load and store, a
+ * computed-offset load a loop over the lanes.
  */
-function filterRuns(g: Conv2dGeometry, splits: number, limits: KernelLimits): Kernel[] {
-  const groups = g.CO / 4;
-  const lanes = groups * g.KH;
-  const size = g.KH * g.KW * g.CO;
-  const rowsTotal = g.B * g.OH;
-  const perSplit = Math.ceil(rowsTotal / splits);
-  const taps = list(g.KW);
-  const out = splits > 1 ? 'scratch' : 'df';
+function filterSlide(g: Conv2dGeometry, split: NonNullable<ReturnType<typeof filterSlideSplit>>, limits: KernelLimits): Kernel[] {
+  const { groups, parts, perChunk, chunks } = split;
+  const all = Math.ceil(g.CO / 4);
+  const size = g.KH * g.KW * g.CI * g.CO;
+  const rows = g.B * g.OH;
+  const lanes = linearWorkgroupSize(limits, limits.subgroupSize ?? 64);
+  const w = slideWindow(g);
+  const C = list(groups);
+  const acc = (kh: number, kw: number, ci: number, c: number) => `a${kh}_${kw}_${ci}_${c}`;
+  const out = chunks > 1 ? 'scratch' : 'df';
+  const vecO = g.CO % 4 === 0;
   const partial: Kernel = {
-    name: splits > 1 ? 'conv2d_backward_filter_partial' : 'conv2d_backward_filter',
+    name: chunks > 1 ? 'conv2d_backward_filter_partial' : 'conv2d_backward_filter',
     code: /* wgsl */ `${preamble}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> ${out}: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read_write> ${out}: array<${vecO ? 'vec4<f32>' : 'f32'}>;
+
+${loadX}
+
+// dy of output channels 4·group.. at one output pixel, 0 past CO.
+fn load_dy(pixel: u32, group: u32) -> vec4<f32> {
+${vecO ? '  return dy[pixel * CO / 4u + group];' : `  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (group * 4u + j < CO) { v[j] = dy[pixel * CO + group * 4u + j]; } }
+  return v;`}
+}
 
 @compute @workgroup_size(${lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
-  let split = flat_workgroup(wid, nwg);
-  if (split >= ${splits}u) { return; }
-  let kh = lane / ${groups}u;
-  let group = lane % ${groups}u;
-${taps.map((kw) => `  var acc${kw} = vec4<f32>(0.0);`).join('\n')}
-  let r_end = min((split + 1u) * ${perSplit}u, ${rowsTotal}u);
-  for (var r = split * ${perSplit}u; r < r_end; r++) {
-    // Output row r = b·OH + oh reads input row iy through filter row kh.
-    let iy = i32(r % OH + kh) - i32(PT);
-    if (iy < 0 || iy >= i32(H)) { continue; }
-    let x_row = (r / OH * H + u32(iy)) * W;
-    let dy_row = r * OW * ${groups}u + group;
-    // x{kw} holds the input pixel ow + kw − PL that tap kw reads at output pixel ow.
-${taps.map((kw) => kw === 0 ? '    var x0 = 0.0;' : `    var x${kw} = load_x(x_row, ${kw - 1 - g.PL});`).join('\n')}
+  let slot = flat_workgroup(wid, nwg) * ${lanes}u + lane;
+  // This lane: output rows chunk·${perChunk}.. and channel vec4s part·${groups}..
+  let chunk = slot / ${parts}u;
+  let part = slot % ${parts}u;
+${C.map((c) => `  let group${c} = min(part * ${groups}u + ${c}u, ${all - 1}u);`).join('\n')}
+${w.taps.flatMap(([kh, kw, ci]) => C.map((c) => `  var ${acc(kh, kw, ci, c)} = vec4<f32>(0.0);`)).join('\n')}
+  let r_end = select(min((chunk + 1u) * ${perChunk}u, ${rows}u), 0u, chunk >= ${chunks}u);
+  for (var r = chunk * ${perChunk}u; r < r_end; r++) {
+${w.rows('r', '    ')}
+${w.prefill('0u', '    ')}
     for (var ow = 0u; ow < OW; ow++) {
-${taps.slice(0, -1).map((kw) => `      x${kw} = x${kw + 1};`).join('\n')}
-      x${g.KW - 1} = load_x(x_row, i32(ow) + ${g.KW - 1 - g.PL});
-      let d = dy[dy_row + ow * ${groups}u];
-${taps.map((kw) => `      acc${kw} = fma(vec4<f32>(x${kw}), d, acc${kw});`).join('\n')}
+${w.step('ow', '      ')}
+${C.map((c) => `      let d${c} = load_dy(r * OW + ow, group${c});`).join('\n')}
+${w.taps.flatMap(([kh, kw, ci]) => C.map((c) => `      ${acc(kh, kw, ci, c)} = fma(vec4<f32>(${w.value(kh, kw, ci)}), d${c}, ${acc(kh, kw, ci, c)});`)).join('\n')}
     }
   }
-  let base = split * ${size}u + kh * KW * CO + group * 4u;
-${taps.map((kw) => `  store4(base + ${kw}u * CO, acc${kw});`).join('\n')}
+  if (chunk >= ${chunks}u) { return; }
+${C.map((c) => `  if (part * ${groups}u + ${c}u < ${all}u) {
+${w.taps.map(([kh, kw, ci]) => `    store4(${chunks > 1 ? `chunk * ${size}u + ` : ''}${((kh * g.KW + kw) * g.CI + ci) * g.CO}u + group${c} * 4u, ${acc(kh, kw, ci, c)});`).join('\n')}
+  }`).join('\n')}
 }
 
-// The input pixel ix of a row, or 0 outside the image.
-fn load_x(row: u32, ix: i32) -> f32 {
-  let ok = ix >= 0 && ix < i32(W);
-  return select(0.0, x[select(0u, row + u32(ix), ok)], ok);
-}
-
+// The channels 4·group.. below CO of v, at flat offset at of the filter gradient (group: at % CO / 4).
 fn store4(at: u32, v: vec4<f32>) {
-  for (var j = 0u; j < 4u; j++) { ${out}[at + j] = v[j]; }
+${vecO ? `  ${out}[at / 4u] = v;` : `  for (var j = 0u; j < 4u; j++) { if (at % CO + j < CO) { ${out}[at + j] = v[j]; } }`}
 }
 `,
     bindings: ['read', 'read', 'write'],
     workgroupSize: [lanes, 1, 1],
-    dispatch: foldWorkgroups(splits, limits),
+    dispatch: foldWorkgroups(Math.ceil(chunks * parts / lanes), limits),
   };
-  return splits > 1 ? [partial, filterReduce(size, splits, limits)] : [partial];
+  return chunks > 1 ? [partial, filterReduce(size, chunks, limits)] : [partial];
 }
 
 /**
@@ -732,8 +766,8 @@ fn store4(at: u32, v: vec4<f32>) {
  */
 export function conv2dBackwardFilter(s: Conv2dShape): Kernel[] {
   const limits = s.limits ?? defaultLimits;
-  const runSplits = filterRunSplits(conv2dGeometry(s), limits);
-  if (runSplits !== undefined) return filterRuns(conv2dGeometry(s), runSplits, limits);
+  const slide = filterSlideSplit(conv2dGeometry(s));
+  if (slide) return filterSlide(conv2dGeometry(s), slide, limits);
   const { g, t, splits } = filterTile(s);
   const rows = g.KH * g.KW * g.CI;
   const size = rows * g.CO;
