@@ -416,71 +416,89 @@ ${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contra
   };
 }
 
-interface RunTile extends GemmTile {
-  /** Runs of R pixels per image row, and runs in all. */
-  perRow: number;
-  runs: number;
-}
-
-/** Runs of at most 16 pixels (measured best on lavapipe: 14 for a 28-pixel row), split evenly. */
-function runTile(g: Conv2dGeometry, tileRows: number | undefined, limits: KernelLimits): RunTile {
-  const R = Math.max(1, Math.min(tileRows ?? Math.ceil(g.W / Math.ceil(g.W / 16)), g.W));
-  const perRow = Math.ceil(g.W / R);
-  const runs = g.B * g.H * perRow;
-  const lanes = linearWorkgroupSize(limits, Math.min(32, runs));
-  return { R, lanes, rowTiles: Math.ceil(runs / lanes), colTiles: 1, rowLanes: true, perRow, runs };
-}
-
 /**
- * Backward-input of a one-channel image (a grayscale first layer) at unit strides. Each lane
- * takes a run of R adjacent pixels of one image row; along a filter row kh they read the
- * R + KW − 1 adjacent dy pixels ox0 + j, and pixel i takes dy pixel j through tap
- * kw = i + KW − 1 − j. So each dy load (a divergent, per-lane loop on CPU drivers) feeds up to
- * KW pixels instead of one, and acc{i} holds 4 output channels' partial dot products (a vec4
- * over the single input channel would be 3/4 zeros), summed at the store.
+ * Backward-input of a small filter (slideFits) at unit strides. A lane takes a band of Q input
+ * rows of one image and walks along them: step s loads dy column s + PL of the Q + KH − 1
+ * output rows that reach the band, and adds each dy pixel, dotted with the filter taps over
+ * its output channels, into the input pixels s..s + KW − 1 it reaches. Pixel s then has all
+ * of its terms: it is stored, and the window of partial sums moves on by one.
+ *
+ * As in forwardSlide, the filter is read once at constant offsets (one load for all lanes on
+ * CPU drivers), and a dy pixel, loaded once a band, feeds up to KH·KW taps.
  */
-function backwardInputRuns(g: Conv2dGeometry, t: RunTile, limits: KernelLimits): Kernel {
-  const I = list(t.R);
-  const J = list(t.R + g.KW - 1);
-  const head = `  // This lane's pixels: iw0.. of image row bh = b·H + ih.
-  let run = min(first_row / ${t.R}u, ${t.runs - 1}u);
-  let iw0 = run % ${t.perRow}u * ${t.R}u;
-  let bh = run / ${t.perRow}u;`;
-  const contraction = /* wgsl */ `
-  let ob = bh / H * OH * OW * CO;
-  // Output row oy = ih + PT − kh reads this input row through filter row kh.
-  let oy_first = i32(bh % H + PT);
-  let ox0 = i32(iw0 + PL) - i32(KW - 1u);
-${J.map((j) => `  let okx${j} = ox0 + ${j} >= 0 && ox0 + ${j} < i32(OW);`).join('\n')}
-  for (var kh = 0u; kh < KH; kh++) {
-    let oy = oy_first - i32(kh);
-    if (oy < 0 || oy >= i32(OH)) { continue; }
-    let dy_row = ob + u32(oy) * OW * CO;
-${J.map((j) => `    let dyo${j} = select(0u, dy_row + u32(ox0 + ${j}) * CO, okx${j});`).join('\n')}
-    let fo = kh * KW * CO;
-    for (var co = 0u; co < CO; co += 4u) {
-${list(g.KW).map((kw) => `      let f${kw} = f[(fo + ${kw}u * CO + co) / 4u];`).join('\n')}
-${J.map((j) => [
-    `      let d${j} = select(vec4<f32>(0.0), dy[(dyo${j} + co) / 4u], okx${j});`,
-    ...I.filter((i) => i + g.KW - 1 - j >= 0 && i + g.KW - 1 - j < g.KW)
-      .map((i) => `      acc${i} = fma(d${j}, f${i + g.KW - 1 - j}, acc${i});`),
-  ].join('\n')).join('\n')}
-    }
-  }`;
-  const store = I.map((i) => `  if (first_row / ${t.R}u < ${t.runs}u && iw0 + ${i}u < W) { dx[bh * W + iw0 + ${i}u] = dot(acc${i}, vec4<f32>(1.0)); }`).join('\n');
+function backwardInputSlide(g: Conv2dGeometry, tileRows: number | undefined, limits: KernelLimits): Kernel {
+  const groups = Math.ceil(g.CO / 4);
+  const vecO = g.CO % 4 === 0;
+  // Bands of at most 8 rows and 40 partial sums, split evenly.
+  const most = Math.max(1, Math.min(8, Math.floor(40 / (g.KW * g.CI))));
+  const Q = Math.min(tileRows ?? Math.ceil(g.H / Math.ceil(g.H / most)), g.H);
+  const perImage = Math.ceil(g.H / Q);
+  const bands = g.B * perImage;
+  const lanes = linearWorkgroupSize(limits, limits.subgroupSize ?? 64);
+  const rows = list(Q + g.KH - 1); // output rows oy0 + j reaching the band
+  const QL = list(Q);
+  const KH = list(g.KH);
+  const KW = list(g.KW);
+  const CI = list(g.CI);
+  const C = list(groups);
+  const filter = (kh: number, kw: number, ci: number, c: number) => `f${kh}_${kw}_${ci}_${c}`;
+  const filterLoads = KH.flatMap((kh) => KW.flatMap((kw) => CI.flatMap((ci) => C.map((c) => {
+    const at = ((kh * g.KW + kw) * g.CI + ci) * g.CO + 4 * c;
+    return `  let ${filter(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => `f[${at + j}u]`)};`;
+  }))));
+  // acc{q}_{kw}_{ci}: channel ci of input pixel s + kw of band row q.
+  const acc = (q: number, kw: number, ci: number) => `acc${q}_${kw}_${ci}`;
+  // Tap-major, so a tap's filter values stay in registers across the band's rows.
+  const terms = KH.flatMap((kh) => KW.flatMap((kw) => CI.flatMap((ci) => QL.map((q) => {
+    const j = q + g.KH - 1 - kh; // band row q reads output row oy0 + j through filter row kh
+    return `    ${acc(q, kw, ci)} += ${C.map((c) => `dot(d${j}_${c}, ${filter(kh, kw, ci, c)})`).join(' + ')};`;
+  }))));
   const code = /* wgsl */ `${preamble}
 ${constants(g)}
-@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> f: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> f: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-${gemmMain(t, 1, t.runs * t.R, () => '', contraction, store, head)}
+
+// dy of output channels 4·group.. at output pixel ox of a row, 0 past CO or outside the output.
+fn load_dy(row: u32, ox: i32, group: u32, row_ok: bool) -> vec4<f32> {
+  let ok = row_ok && ox >= 0 && ox < i32(OW);
+  let pixel = row + u32(select(0, ox, ok));
+${vecO ? '  return select(vec4<f32>(0.0), dy[pixel * CO / 4u + group], ok);' : `  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (ok && group * 4u + j < CO) { v[j] = dy[pixel * CO + group * 4u + j]; } }
+  return v;`}
+}
+
+@compute @workgroup_size(${lanes})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lane: u32) {
+${filterLoads.join('\n')}
+  let slot = flat_workgroup(wid, nwg) * ${lanes}u + lane;
+  // This lane's band: input rows ih0.. of image b, reached by output rows oy0.. (oy = ih + PT − kh).
+  let band = min(slot, ${bands - 1}u);
+  let b = band / ${perImage}u;
+  let ih0 = band % ${perImage}u * ${Q}u;
+  let oy0 = i32(ih0 + PT) - ${g.KH - 1};
+${rows.map((j) => `  let rok${j} = oy0 + ${j} >= 0 && oy0 + ${j} < i32(OH);
+  let row${j} = (b * OH + u32(clamp(oy0 + ${j}, 0, i32(OH) - 1))) * OW;`).join('\n')}
+${QL.flatMap((q) => KW.flatMap((kw) => CI.map((ci) => `  var ${acc(q, kw, ci)} = 0.0;`))).join('\n')}
+  // Steps s < 0 only gather the terms of the first pixels.
+  let s_end = select(i32(W), ${-(g.KW - 1)}, slot >= ${bands}u);
+  for (var s = ${-(g.KW - 1)}; s < s_end; s++) {
+${rows.flatMap((j) => C.map((c) => `    let d${j}_${c} = load_dy(row${j}, s + ${g.PL}, ${c}u, rok${j});`)).join('\n')}
+${terms.join('\n')}
+    if (s >= 0) {
+${QL.flatMap((q) => CI.map((ci) => `      if (ih0 + ${q}u < H) { dx[((b * H + ih0 + ${q}u) * W + u32(s)) * CI + ${ci}u] = ${acc(q, 0, ci)}; }`)).join('\n')}
+    }
+${QL.flatMap((q) => KW.flatMap((kw) => CI.map((ci) => `    ${acc(q, kw, ci)} = ${kw + 1 < g.KW ? acc(q, kw + 1, ci) : '0.0'};`))).join('\n')}
+  }
+}
 `;
   return {
     name: 'conv2d_backward_input',
     code,
     bindings: ['read', 'read', 'write'],
-    workgroupSize: [t.lanes, 1, 1],
-    dispatch: foldWorkgroups(t.rowTiles, limits),
+    workgroupSize: [lanes, 1, 1],
+    dispatch: foldWorkgroups(Math.ceil(bands / lanes), limits),
   };
 }
 
@@ -495,7 +513,7 @@ export function conv2dBackwardInput(s: Conv2dShape): Kernel {
   const vecO = g.CO % 4 === 0; // dy pixels and filter rows over output channels are whole vec4s
   const unitStride = g.SH === 1 && g.SW === 1; // no divisibility tests (integer division is slow on CPU drivers)
   const bt = batchTile(g.B, g.H * g.W, g.CI, g.CO, s.tileRows, limits);
-  if (!bt && g.CI === 1 && vecO && unitStride) return backwardInputRuns(g, runTile(g, s.tileRows, limits), limits);
+  if (!bt && unitStride && slideFits(g)) return backwardInputSlide(g, s.tileRows, limits);
   const t = bt ?? tile(rows, g.CI, s.tileRows, limits);
   const R = list(t.R);
   const taps = vecO ? [0, 1, 2, 3] : [0];
