@@ -176,7 +176,7 @@ for (const lanes of [...new Set([native.subgroupSize ?? 0, 4])]) describe.skipIf
     { batch: 8, inHeight: 2, inWidth: 3, inChannels: 4, filterHeight: 5, filterWidth: 5, outChannels: 36, padding: 'same', strides: [1, 2], tileRows: 8, limits },
     // Fewer column vec4s than lanes: the lanes split the tile's rows (forward: 2 groups, backward-input: 4).
     { batch: 32, inHeight: 2, inWidth: 2, inChannels: 16, filterHeight: 3, filterWidth: 3, outChannels: 8, padding: 'same', limits },
-    // One-channel images (the forward slides a window instead, as on any device).
+    // One-channel images: their small filters slide a window along rows instead, on any device.
     { batch: 2, inHeight: 5, inWidth: 11, inChannels: 1, filterHeight: 3, filterWidth: 4, outChannels: 8, padding: 'same', tileRows: 4, limits },
     { batch: 2, inHeight: 4, inWidth: 6, inChannels: 1, filterHeight: 5, filterWidth: 5, outChannels: 16, padding: 'same', limits },
     // 32 channels: the backward-filter tile's 32 rows (one input vec4 per lane of 8).

@@ -1,5 +1,6 @@
 // 2-D convolution (NHWC input, HWIO filter) as implicit GEMM: forward with a fused bias and
-// activation epilogue, backward-input, and backward-filter split across workgroups.
+// activation epilogue, backward-input, and backward-filter split across workgroups. Small
+// filters (a first layer over a few channels) take sliding-window kernels instead.
 
 import { activationFunctions, type Activation } from './activation.js';
 import { foldWorkgroups, linearGrid, linearWorkgroupSize } from './grid.js';
