@@ -18,7 +18,11 @@ export interface Conv2dShape {
   outChannels: number;
   strides?: [number, number];
   padding?: Padding;
-  /** Output pixels per workgroup, shared by its invocations (uniform loads). Default 8. */
+  /**
+   * Register-tile height: rows of the implicit GEMM per workgroup (default 8, 16 on a
+   * subgroup). For the small-filter kernels, the pixels of a forward run along a row and the
+   * input rows of a backward-input band; their backward-filter ignores it.
+   */
   tileRows?: number;
   limits?: KernelLimits;
 }
@@ -77,7 +81,7 @@ interface GemmTile {
 
 /**
  * Tiles of R rows × (lanes · 4) columns; lanes cover the columns, up to 32. With at most 4
- * columns (a 1-channel image's backward-input), spreading lanes over columns would leave one
+ * columns (a few-channel image's backward-input at strides), spreading lanes over columns would leave one
  * lane in a workgroup, so most of each SIMD vector idle; the lanes then take R rows each.
  */
 function tile(rows: number, cols: number, tileRows: number | undefined, limits: KernelLimits): GemmTile {
@@ -207,15 +211,33 @@ ${store}
 }
 
 /**
- * Whether a filter is small enough for the sliding-window kernels (forwardSlide, filterSlide),
- * whose code has a line per filter vec4 and a variable per window value: a first layer over a
- * few channels (conv1 of the seed CNN: 100 vec4s, 25 values; 3x3 RGB into 32 channels: 216,
- * 27). Compile time grows faster than the code: 250 vec4s take 3.5 s on lavapipe, a window of
- * 128 values 14 s.
+ * Whether a filter takes the sliding-window kernels (forwardSlide, filterSlide,
+ * backwardInputSlide): a first layer over at most 4 channels whose filter fits in the shader's
+ * code, a line per filter vec4 and a variable per window value (conv1 of the seed CNN: 100
+ * vec4s, 25 values; 3x3 RGB into 32 channels: 216, 27). Compile time grows faster than the
+ * code: 250 vec4s take 3.5 s on lavapipe, a window of 128 values 14 s.
  */
 function slideFits(g: Conv2dGeometry): boolean {
-  return g.KH * g.KW * g.CI * Math.ceil(g.CO / 4) <= 256 && g.KH * g.KW * g.CI <= 100;
+  return g.CI <= 4 && g.KH * g.KW * g.CI * Math.ceil(g.CO / 4) <= 256 && g.KH * g.KW * g.CI <= 100;
 }
+
+/** Lanes of a sliding-window kernel's workgroup: one subgroup where the device has one size. */
+function slideLanes(limits: KernelLimits): number {
+  return linearWorkgroupSize(limits, limits.subgroupSize ?? 64);
+}
+
+/** The small filter as WGSL values read at constant offsets: `name(kh, kw, ci, c)` holds output channels 4c..4c+3 (0 past CO). */
+function filterValues(g: Conv2dGeometry): { name: (kh: number, kw: number, ci: number, c: number) => string; loads: string } {
+  const name = (kh: number, kw: number, ci: number, c: number) => `f${kh}_${kw}_${ci}_${c}`;
+  const loads = filterTaps(g).flatMap(([kh, kw, ci]) => list(Math.ceil(g.CO / 4)).map((c) => {
+    const at = ((kh * g.KW + kw) * g.CI + ci) * g.CO + 4 * c;
+    return `  let ${name(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => `f[${at + j}u]`)};`;
+  }));
+  return { name, loads: loads.join('\n') };
+}
+
+/** Every (kh, kw, ci) of the filter, in its order. */
+const filterTaps = (g: Conv2dGeometry) => list(g.KH).flatMap((kh) => list(g.KW).flatMap((kw) => list(g.CI).map((ci) => [kh, kw, ci] as const)));
 
 /**
  * The input window of one output row that the sliding-window kernels move along it:
@@ -233,8 +255,7 @@ function slideWindow(g: Conv2dGeometry) {
   const load = (kh: number, kw: number, ci: number, ow: string) => `load_x(xr${kh}, ${ow} * ${g.SW} + ${kw - g.PL}, ${ci}u, rok${kh})`;
   return {
     value,
-    /** Every (kh, kw, ci) of the window, in filter order. */
-    taps: KH.flatMap((kh) => KW.flatMap((kw) => CI.map((ci) => [kh, kw, ci] as const))),
+    taps: filterTaps(g),
     rows: (boh: string, indent: string) => KH.map((kh) => `${indent}let iy${kh} = i32(${boh} % OH * SH) + ${kh - g.PT};
 ${indent}let rok${kh} = iy${kh} >= 0 && iy${kh} < i32(H);
 ${indent}let xr${kh} = (${boh} / OH * H + u32(clamp(iy${kh}, 0, i32(H) - 1))) * W;`).join('\n'),
@@ -251,6 +272,18 @@ ${indent}let xr${kh} = (${boh} / OH * H + u32(clamp(iy${kh}, 0, i32(H) - 1))) * 
 const loadX = /* wgsl */ `fn load_x(row: u32, ix: i32, ci: u32, row_ok: bool) -> f32 {
   let ok = row_ok && ix >= 0 && ix < i32(W);
   return select(0.0, x[select(0u, (row + u32(ix)) * CI + ci, ok)], ok);
+}`;
+
+/**
+ * WGSL `load_dy` of the sliding-window backward passes: output channels 4·group.. of output
+ * pixel ox of a row (flat pixel index `row`), 0 past CO or outside the output.
+ */
+const loadDy = (vec: boolean) => /* wgsl */ `fn load_dy(row: u32, ox: i32, group: u32, row_ok: bool) -> vec4<f32> {
+  let ok = row_ok && ox >= 0 && ox < i32(OW);
+  let pixel = row + u32(select(0, ox, ok));
+${vec ? '  return select(vec4<f32>(0.0), dy[pixel * CO / 4u + group], ok);' : `  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (ok && group * 4u + j < CO) { v[j] = dy[pixel * CO + group * 4u + j]; } }
+  return v;`}
 }`;
 
 /** `vec4<f32>(...)` of the 4 values `at(j)` for output channels 4c + j, 0 past CO. */
@@ -274,14 +307,10 @@ function forwardSlide(g: Conv2dGeometry, tileRows: number | undefined, bias: boo
   const length = tileRows ? Math.min(tileRows, g.OW) : Math.ceil(g.OW / Math.min(g.OW, Math.ceil(64 / (g.B * g.OH))));
   const perRow = Math.ceil(g.OW / length);
   const runs = g.B * g.OH * perRow;
-  const lanes = linearWorkgroupSize(limits, limits.subgroupSize ?? 64);
+  const lanes = slideLanes(limits);
   const w = slideWindow(g);
   const C = list(groups);
-  const filter = (kh: number, kw: number, ci: number, c: number) => `f${kh}_${kw}_${ci}_${c}`;
-  const filterLoads = w.taps.flatMap(([kh, kw, ci]) => C.map((c) => {
-    const at = ((kh * g.KW + kw) * g.CI + ci) * g.CO + 4 * c;
-    return `  let ${filter(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => `f[${at + j}u]`)};`;
-  }));
+  const filter = filterValues(g);
   const biasLoads = bias ? C.map((c) => `  let bias${c} = ${channelVec4(g, c, (j) => `bias[${4 * c + j}u]`)};`) : [];
   const store = (c: number) => vecY
     ? `      y[yo + ${c}u] = a;`
@@ -299,7 +328,7 @@ ${loadX}
 @compute @workgroup_size(${lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
-${filterLoads.join('\n')}
+${filter.loads}
 ${biasLoads.join('\n')}
   let slot = flat_workgroup(wid, nwg) * ${lanes}u + lane;
   // This lane's pixels: ow0.. of output row boh = b·OH + oh.
@@ -314,7 +343,7 @@ ${w.step('ow', '    ')}
     let yo = (boh * OW + ow) * ${vecY ? groups : g.CO}u;
 ${C.map((c) => `    {
       var a = ${bias ? `bias${c}` : 'vec4<f32>(0.0)'};
-${w.taps.map(([kh, kw, ci]) => `      a = fma(vec4<f32>(${w.value(kh, kw, ci)}), ${filter(kh, kw, ci, c)}, a);`).join('\n')}
+${w.taps.map(([kh, kw, ci]) => `      a = fma(vec4<f32>(${w.value(kh, kw, ci)}), ${filter.name(kh, kw, ci, c)}, a);`).join('\n')}
       a = vec4<f32>(activate(a[0]), activate(a[1]), activate(a[2]), activate(a[3]));
 ${store(c)}
     }`).join('\n')}
@@ -429,68 +458,55 @@ ${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contra
  */
 function backwardInputSlide(g: Conv2dGeometry, tileRows: number | undefined, limits: KernelLimits): Kernel {
   const groups = Math.ceil(g.CO / 4);
-  const vecO = g.CO % 4 === 0;
-  // Bands of at most 8 rows and 40 partial sums, split evenly.
-  const most = Math.max(1, Math.min(8, Math.floor(40 / (g.KW * g.CI))));
-  const Q = Math.min(tileRows ?? Math.ceil(g.H / Math.ceil(g.H / most)), g.H);
+  // Bands of at most 8 rows and 40 partial sums, low enough for ~64 bands in all; split evenly.
+  const most = Math.max(1, Math.min(8, Math.floor(40 / (g.KW * g.CI)), Math.ceil(g.H / Math.ceil(64 / g.B))));
+  const Q = Math.max(1, Math.min(tileRows ?? Math.ceil(g.H / Math.ceil(g.H / most)), g.H));
   const perImage = Math.ceil(g.H / Q);
   const bands = g.B * perImage;
-  const lanes = linearWorkgroupSize(limits, limits.subgroupSize ?? 64);
-  const rows = list(Q + g.KH - 1); // output rows oy0 + j reaching the band
-  const QL = list(Q);
-  const KH = list(g.KH);
+  const lanes = slideLanes(limits);
+  const dyRows = list(Q + g.KH - 1); // output rows oy0 + j reaching the band
+  const bandRows = list(Q);
   const KW = list(g.KW);
   const CI = list(g.CI);
   const C = list(groups);
-  const filter = (kh: number, kw: number, ci: number, c: number) => `f${kh}_${kw}_${ci}_${c}`;
-  const filterLoads = KH.flatMap((kh) => KW.flatMap((kw) => CI.flatMap((ci) => C.map((c) => {
-    const at = ((kh * g.KW + kw) * g.CI + ci) * g.CO + 4 * c;
-    return `  let ${filter(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => `f[${at + j}u]`)};`;
-  }))));
+  const filter = filterValues(g);
   // acc{q}_{kw}_{ci}: channel ci of input pixel s + kw of band row q.
   const acc = (q: number, kw: number, ci: number) => `acc${q}_${kw}_${ci}`;
   // Tap-major, so a tap's filter values stay in registers across the band's rows.
-  const terms = KH.flatMap((kh) => KW.flatMap((kw) => CI.flatMap((ci) => QL.map((q) => {
+  const terms = filterTaps(g).flatMap(([kh, kw, ci]) => bandRows.map((q) => {
     const j = q + g.KH - 1 - kh; // band row q reads output row oy0 + j through filter row kh
-    return `    ${acc(q, kw, ci)} += ${C.map((c) => `dot(d${j}_${c}, ${filter(kh, kw, ci, c)})`).join(' + ')};`;
-  }))));
+    return `    ${acc(q, kw, ci)} += ${C.map((c) => `dot(d${j}_${c}, ${filter.name(kh, kw, ci, c)})`).join(' + ')};`;
+  }));
   const code = /* wgsl */ `${preamble}
 ${constants(g)}
-@group(0) @binding(0) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(0) var<storage, read> dy: array<${g.CO % 4 === 0 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> f: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 
-// dy of output channels 4·group.. at output pixel ox of a row, 0 past CO or outside the output.
-fn load_dy(row: u32, ox: i32, group: u32, row_ok: bool) -> vec4<f32> {
-  let ok = row_ok && ox >= 0 && ox < i32(OW);
-  let pixel = row + u32(select(0, ox, ok));
-${vecO ? '  return select(vec4<f32>(0.0), dy[pixel * CO / 4u + group], ok);' : `  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (ok && group * 4u + j < CO) { v[j] = dy[pixel * CO + group * 4u + j]; } }
-  return v;`}
-}
+${loadDy(g.CO % 4 === 0)}
 
 @compute @workgroup_size(${lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
-${filterLoads.join('\n')}
+${filter.loads}
   let slot = flat_workgroup(wid, nwg) * ${lanes}u + lane;
   // This lane's band: input rows ih0.. of image b, reached by output rows oy0.. (oy = ih + PT − kh).
   let band = min(slot, ${bands - 1}u);
   let b = band / ${perImage}u;
   let ih0 = band % ${perImage}u * ${Q}u;
   let oy0 = i32(ih0 + PT) - ${g.KH - 1};
-${rows.map((j) => `  let rok${j} = oy0 + ${j} >= 0 && oy0 + ${j} < i32(OH);
+${dyRows.map((j) => `  let rok${j} = oy0 + ${j} >= 0 && oy0 + ${j} < i32(OH);
   let row${j} = (b * OH + u32(clamp(oy0 + ${j}, 0, i32(OH) - 1))) * OW;`).join('\n')}
-${QL.flatMap((q) => KW.flatMap((kw) => CI.map((ci) => `  var ${acc(q, kw, ci)} = 0.0;`))).join('\n')}
+${bandRows.flatMap((q) => KW.flatMap((kw) => CI.map((ci) => `  var ${acc(q, kw, ci)} = 0.0;`))).join('\n')}
   // Steps s < 0 only gather the terms of the first pixels.
   let s_end = select(i32(W), ${-(g.KW - 1)}, slot >= ${bands}u);
   for (var s = ${-(g.KW - 1)}; s < s_end; s++) {
-${rows.flatMap((j) => C.map((c) => `    let d${j}_${c} = load_dy(row${j}, s + ${g.PL}, ${c}u, rok${j});`)).join('\n')}
+${dyRows.flatMap((j) => C.map((c) => `    let d${j}_${c} = load_dy(row${j}, s + ${g.PL}, ${c}u, rok${j});`)).join('\n')}
 ${terms.join('\n')}
     if (s >= 0) {
-${QL.flatMap((q) => CI.map((ci) => `      if (ih0 + ${q}u < H) { dx[((b * H + ih0 + ${q}u) * W + u32(s)) * CI + ${ci}u] = ${acc(q, 0, ci)}; }`)).join('\n')}
+${bandRows.flatMap((q) => CI.map((ci) => `      if (ih0 + ${q}u < H) { dx[((b * H + ih0 + ${q}u) * W + u32(s)) * CI + ${ci}u] = ${acc(q, 0, ci)}; }`)).join('\n')}
     }
-${QL.flatMap((q) => KW.flatMap((kw) => CI.map((ci) => `    ${acc(q, kw, ci)} = ${kw + 1 < g.KW ? acc(q, kw + 1, ci) : '0.0'};`))).join('\n')}
+${bandRows.flatMap((q) => KW.flatMap((kw) => CI.map((ci) => `    ${acc(q, kw, ci)} = ${kw + 1 < g.KW ? acc(q, kw + 1, ci) : '0.0'};`))).join('\n')}
   }
 }
 `;
@@ -657,18 +673,26 @@ function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: n
 
 /**
  * How filterSlide splits a small filter's gradient (slideFits, at most 50 accumulated vec4s a
- * lane): each lane sums the window ⊗ dy products of `groups` channel vec4s over `perChunk`
- * output rows; `chunks` of rows (~256 lanes in all) give the partial sums filterReduce adds up.
+ * lane): a lane sums the window ⊗ dy products of `perLane` channel vec4s over `perChunk`
+ * output rows; a chunk of rows takes `slices` lanes, one per slice of the channel vec4s; the
+ * `chunks` (~256 lanes in all) give the partial sums filterReduce adds up.
  */
-function filterSlideSplit(g: Conv2dGeometry): { groups: number; parts: number; perChunk: number; chunks: number } | undefined {
+interface SlideSplit {
+  perLane: number;
+  slices: number;
+  perChunk: number;
+  chunks: number;
+}
+
+function filterSlideSplit(g: Conv2dGeometry): SlideSplit | undefined {
   const taps = g.KH * g.KW * g.CI;
   if (!slideFits(g) || taps > 50) return undefined;
-  const all = Math.ceil(g.CO / 4);
-  const groups = Math.min(all, Math.floor(50 / taps));
-  const parts = Math.ceil(all / groups);
+  const groups = Math.ceil(g.CO / 4);
+  const perLane = Math.min(groups, Math.floor(50 / taps));
+  const slices = Math.ceil(groups / perLane);
   const rows = g.B * g.OH;
-  const perChunk = Math.ceil(rows / Math.min(rows, Math.ceil(256 / parts)));
-  return { groups, parts, perChunk, chunks: Math.ceil(rows / perChunk) };
+  const perChunk = Math.ceil(rows / Math.min(rows, Math.ceil(256 / slices)));
+  return { perLane, slices, perChunk, chunks: Math.ceil(rows / perChunk) };
 }
 
 /** Elements of the scratch buffer conv2dBackwardFilter's partial sums need (0: none). */
@@ -707,19 +731,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * Backward filter of a small filter (slideFits). A lane takes a chunk of output rows and a few
  * channel vec4s, and slides forwardSlide's window along each row: a step loads the columns
  * entering the window and the pixel's dy, and adds window ⊗ dy into one accumulator per
- * (tap, channel vec4). Nothing is loaded twice by a lane, where a lane per filter row and
- * channel vec4 would load each dy KH times and each input pixel once per channel vec4. The
- * accumulators outnumber the registers, but spilled ones cost a plain load and store, a
- * computed-offset load a loop over the lanes.
+ * (tap, channel vec4). A lane loads each dy once and each input pixel once per output row that
+ * reads it, where a lane per filter row and channel vec4 would load each dy KH times and each
+ * input pixel KW times more, once per channel vec4. The accumulators outnumber the registers,
+ * but spilled ones cost a plain load and store, a computed-offset load a loop over the lanes.
  */
-function filterSlide(g: Conv2dGeometry, split: NonNullable<ReturnType<typeof filterSlideSplit>>, limits: KernelLimits): Kernel[] {
-  const { groups, parts, perChunk, chunks } = split;
-  const all = Math.ceil(g.CO / 4);
+function filterSlide(g: Conv2dGeometry, split: SlideSplit, limits: KernelLimits): Kernel[] {
+  const { perLane, slices, perChunk, chunks } = split;
+  const groups = Math.ceil(g.CO / 4);
   const size = g.KH * g.KW * g.CI * g.CO;
   const rows = g.B * g.OH;
-  const lanes = linearWorkgroupSize(limits, limits.subgroupSize ?? 64);
+  const lanes = slideLanes(limits);
   const w = slideWindow(g);
-  const C = list(groups);
+  const C = list(perLane);
   const acc = (kh: number, kw: number, ci: number, c: number) => `a${kh}_${kw}_${ci}_${c}`;
   const out = chunks > 1 ? 'scratch' : 'df';
   const vecO = g.CO % 4 === 0;
@@ -733,21 +757,16 @@ ${constants(g)}
 
 ${loadX}
 
-// dy of output channels 4·group.. at one output pixel, 0 past CO.
-fn load_dy(pixel: u32, group: u32) -> vec4<f32> {
-${vecO ? '  return dy[pixel * CO / 4u + group];' : `  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (group * 4u + j < CO) { v[j] = dy[pixel * CO + group * 4u + j]; } }
-  return v;`}
-}
+${loadDy(vecO)}
 
 @compute @workgroup_size(${lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
   let slot = flat_workgroup(wid, nwg) * ${lanes}u + lane;
-  // This lane: output rows chunk·${perChunk}.. and channel vec4s part·${groups}..
-  let chunk = slot / ${parts}u;
-  let part = slot % ${parts}u;
-${C.map((c) => `  let group${c} = min(part * ${groups}u + ${c}u, ${all - 1}u);`).join('\n')}
+  // This lane: output rows chunk·${perChunk}.. and channel vec4s slice·${perLane}..
+  let chunk = slot / ${slices}u;
+  let slice = slot % ${slices}u;
+${C.map((c) => `  let group${c} = min(slice * ${perLane}u + ${c}u, ${groups - 1}u);`).join('\n')}
 ${w.taps.flatMap(([kh, kw, ci]) => C.map((c) => `  var ${acc(kh, kw, ci, c)} = vec4<f32>(0.0);`)).join('\n')}
   let r_end = select(min((chunk + 1u) * ${perChunk}u, ${rows}u), 0u, chunk >= ${chunks}u);
   for (var r = chunk * ${perChunk}u; r < r_end; r++) {
@@ -755,12 +774,12 @@ ${w.rows('r', '    ')}
 ${w.prefill('0u', '    ')}
     for (var ow = 0u; ow < OW; ow++) {
 ${w.step('ow', '      ')}
-${C.map((c) => `      let d${c} = load_dy(r * OW + ow, group${c});`).join('\n')}
+${C.map((c) => `      let d${c} = load_dy(r * OW, i32(ow), group${c}, true);`).join('\n')}
 ${w.taps.flatMap(([kh, kw, ci]) => C.map((c) => `      ${acc(kh, kw, ci, c)} = fma(vec4<f32>(${w.value(kh, kw, ci)}), d${c}, ${acc(kh, kw, ci, c)});`)).join('\n')}
     }
   }
   if (chunk >= ${chunks}u) { return; }
-${C.map((c) => `  if (part * ${groups}u + ${c}u < ${all}u) {
+${C.map((c) => `  if (slice * ${perLane}u + ${c}u < ${groups}u) {
 ${w.taps.map(([kh, kw, ci]) => `    store4(${chunks > 1 ? `chunk * ${size}u + ` : ''}${((kh * g.KW + kw) * g.CI + ci) * g.CO}u + group${c} * 4u, ${acc(kh, kw, ci, c)});`).join('\n')}
   }`).join('\n')}
 }
@@ -772,7 +791,7 @@ ${vecO ? `  ${out}[at / 4u] = v;` : `  for (var j = 0u; j < 4u; j++) { if (at % 
 `,
     bindings: ['read', 'read', 'write'],
     workgroupSize: [lanes, 1, 1],
-    dispatch: foldWorkgroups(Math.ceil(chunks * parts / lanes), limits),
+    dispatch: foldWorkgroups(Math.ceil(chunks * slices / lanes), limits),
   };
   return chunks > 1 ? [partial, filterReduce(size, chunks, limits)] : [partial];
 }
@@ -785,8 +804,9 @@ ${vecO ? `  ${out}[at / 4u] = v;` : `  for (var j = 0u; j < 4u; j++) { if (at % 
  */
 export function conv2dBackwardFilter(s: Conv2dShape): Kernel[] {
   const limits = s.limits ?? defaultLimits;
-  const slide = filterSlideSplit(conv2dGeometry(s));
-  if (slide) return filterSlide(conv2dGeometry(s), slide, limits);
+  const geometry = conv2dGeometry(s);
+  const slide = filterSlideSplit(geometry);
+  if (slide) return filterSlide(geometry, slide, limits);
   const { g, t, splits } = filterTile(s);
   const rows = g.KH * g.KW * g.CI;
   const size = rows * g.CO;
