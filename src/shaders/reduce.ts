@@ -213,21 +213,15 @@ export interface BiasGradientParams {
   limits?: KernelLimits;
 }
 
-/** Rows each invocation adds up one by one before the tree reduction takes over. */
-const rowsPerInvocation = 32;
+/** Rows each invocation adds up in order; the chunks' sums are then added by a reduction. */
+const rowsPerInvocation = 64;
 
 function biasGeometry({ rows, cols, limits = defaultLimits }: BiasGradientParams) {
   checkCount('biasGradient', 'rows', rows);
   checkCount('biasGradient', 'cols', cols);
-  const size = floorPow2(linearWorkgroupSize(limits));
-  // Adjacent invocations read adjacent columns of one row (contiguous memory); the rest of
-  // the workgroup's invocations take further rows of the same columns.
-  const colLanes = Math.min(nextPow2(cols), 32, size);
-  const rowLanes = size / colLanes;
-  const chunkRows = rowLanes * rowsPerInvocation;
-  const chunks = Math.ceil(rows / chunkRows);
-  const colBlocks = Math.ceil(cols / colLanes);
-  return { size, colLanes, rowLanes, chunkRows, chunks, colBlocks, limits };
+  const quads = Math.ceil(cols / 4);
+  const chunks = Math.ceil(rows / rowsPerInvocation);
+  return { quads, chunks, grid: linearGrid(chunks * quads, limits, 64), limits };
 }
 
 /** Elements of the scratch buffer biasGradient's partial sums need ([chunks, cols]; 0: none). */
@@ -237,52 +231,41 @@ export function biasGradientScratchSize(params: BiasGradientParams): number {
 }
 
 /**
- * db[c] = Σ_r dy[r, c] for dy [rows, cols]. The rows are cut into chunks, each summed by its own
- * workgroups (so a 100,000-row gradient fills the device) into a scratch buffer of partial column
- * sums [chunks, cols], which a second kernel adds up:
+ * db[c] = Σ_r dy[r, c] for dy [rows, cols]. An invocation adds up to 64 rows of 4 adjacent
+ * columns, in order, read as vec4s where the columns allow: one per-lane load for 4 values on
+ * CPU drivers, and no workgroup memory or barriers. The chunks' sums [chunks, cols] go to a
+ * scratch buffer, which a reduction adds up:
  *   [partial: dy → scratch, reduce: scratch → db],
  * or the single kernel [dy → db] when one chunk covers every row (biasGradientScratchSize is 0).
- * Within a chunk each invocation adds ≤ 32 values in order, then a tree combines them.
  */
 export function biasGradient(params: BiasGradientParams): Kernel[] {
   const { rows, cols } = params;
-  const { size, colLanes, rowLanes, chunkRows, chunks, colBlocks, limits } = biasGeometry(params);
-  const workgroups = chunks * colBlocks;
+  const { quads, chunks, grid, limits } = biasGeometry(params);
+  const vec = cols % 4 === 0;
   const partial: Kernel = {
     name: chunks > 1 ? 'bias_gradient_partial' : 'bias_gradient',
     code: /* wgsl */ `${preamble}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read_write> sums: array<f32>;
-var<workgroup> partial: array<f32, ${size}>;
+@group(0) @binding(0) var<storage, read> dy: array<${vec ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read_write> sums: array<${vec ? 'vec4<f32>' : 'f32'}>;
 
-@compute @workgroup_size(${size})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let wg = flat_workgroup(wid, nwg);
-  if (wg >= ${workgroups}u) { return; }
-  let chunk = wg / ${colBlocks}u;
-  let col = (wg % ${colBlocks}u) * ${colLanes}u + lid % ${colLanes}u;
-  let row_lane = lid / ${colLanes}u;
-  var acc = 0.0;
-  if (col < ${cols}u) {
-    let end = min((chunk + 1u) * ${chunkRows}u, ${rows}u);
-    for (var r = chunk * ${chunkRows}u + row_lane; r < end; r += ${rowLanes}u) {
-      acc += dy[r * ${cols}u + col];
-    }
+${linearMain(grid.workgroupSize[0])}
+  if (i >= ${chunks * quads}u) { return; }
+  let chunk = i / ${quads}u;
+  let quad = i % ${quads}u;
+  var acc = vec4<f32>(0.0);
+  let end = min((chunk + 1u) * ${rowsPerInvocation}u, ${rows}u);
+  for (var r = chunk * ${rowsPerInvocation}u; r < end; r++) {
+${vec ? `    acc += dy[r * ${quads}u + quad];` : `    for (var j = 0u; j < 4u; j++) {
+      if (quad * 4u + j < ${cols}u) { acc[j] += dy[r * ${cols}u + quad * 4u + j]; }
+    }`}
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  // Pairwise over the row lanes; invocation lid holds row lane lid / colLanes of its column.
-  for (var s = ${rowLanes / 2}u; s > 0u; s >>= 1u) {
-    if (row_lane < s) { partial[lid] += partial[lid + s * ${colLanes}u]; }
-    workgroupBarrier();
-  }
-  if (row_lane == 0u && col < ${cols}u) { sums[chunk * ${cols}u + col] = partial[lid]; }
+${vec ? `  sums[chunk * ${quads}u + quad] = acc;` : `  for (var j = 0u; j < 4u; j++) {
+    if (quad * 4u + j < ${cols}u) { sums[chunk * ${cols}u + quad * 4u + j] = acc[j]; }
+  }`}
 }
 `,
     bindings: ['read', 'write'],
-    workgroupSize: [size, 1, 1],
-    dispatch: foldWorkgroups(workgroups, limits),
+    ...grid,
   };
   if (chunks === 1) return [partial];
   return [partial, { ...reduceSum({ shape: [chunks, cols], axes: [0], limits }), name: 'bias_gradient_reduce' }];
