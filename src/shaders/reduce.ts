@@ -214,7 +214,7 @@ export interface BiasGradientParams {
 }
 
 /** Rows each invocation adds up in order; the chunks' sums are then added by a reduction. */
-const rowsPerInvocation = 64;
+const rowsPerInvocation = 256;
 
 function biasGeometry({ rows, cols, limits = defaultLimits }: BiasGradientParams) {
   checkCount('biasGradient', 'rows', rows);
@@ -231,7 +231,7 @@ export function biasGradientScratchSize(params: BiasGradientParams): number {
 }
 
 /**
- * db[c] = Σ_r dy[r, c] for dy [rows, cols]. An invocation adds up to 64 rows of 4 adjacent
+ * db[c] = Σ_r dy[r, c] for dy [rows, cols]. An invocation adds up to 256 rows of 4 adjacent
  * columns, in order, read as vec4s where the columns allow: one per-lane load for 4 values on
  * CPU drivers, and no workgroup memory or barriers. The chunks' sums [chunks, cols] go to a
  * scratch buffer, which a reduction adds up:
