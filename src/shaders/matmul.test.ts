@@ -51,10 +51,15 @@ describe(`matMul (seed ${seed})`, () => {
     [64, 64, 64],
     [19, 100, 130],
   ];
+  // Each case runs twice: products this small take the one-element-per-invocation kernel by
+  // default, and the register-tiled kernel when smallMacs is 0.
+  const kernels = [{}, { smallMacs: 0 }];
   for (const transposeA of [false, true]) {
     for (const transposeB of [false, true]) {
       it(`op(A)·op(B) with transposeA=${transposeA}, transposeB=${transposeB} at ${shapes.map((s) => s.join('×')).join(', ')}`, async () => {
-        for (const [index, [m, n, k]] of shapes.entries()) await check({ m, n, k, transposeA, transposeB }, 10 * index);
+        for (const [index, [m, n, k]] of shapes.entries()) {
+          for (const kernel of kernels) await check({ m, n, k, transposeA, transposeB, ...kernel }, 10 * index);
+        }
       });
     }
   }
@@ -62,13 +67,22 @@ describe(`matMul (seed ${seed})`, () => {
   it('fuses bias and every activation into the epilogue', async () => {
     const all: Activation[] = ['linear', 'relu', 'sigmoid', 'tanh'];
     for (const [index, activation] of all.entries()) {
-      await check({ m: 9, n: 10, k: 11, bias: true, activation, transposeB: index % 2 === 1 }, 100 + index);
+      for (const kernel of kernels) await check({ m: 9, n: 10, k: 11, bias: true, activation, transposeB: index % 2 === 1, ...kernel }, 100 + index);
     }
   });
 
   it('runs batches, with B per entry or broadcast', async () => {
-    await check({ m: 5, n: 8, k: 6, batch: 3 }, 200);
-    await check({ m: 5, n: 7, k: 6, batch: 4, broadcastB: true, transposeA: true }, 210);
+    for (const kernel of kernels) {
+      await check({ m: 5, n: 8, k: 6, batch: 3, ...kernel }, 200);
+      await check({ m: 5, n: 7, k: 6, batch: 4, broadcastB: true, transposeA: true, ...kernel }, 210);
+    }
+  });
+
+  it('takes the small kernel up to 2^18 multiply-adds unless a tile option is given', () => {
+    const loops = (p: MatMulParams) => (matMul(p).code.match(/for \(/g) ?? []).length;
+    expect(loops({ m: 64, n: 64, k: 64 })).toBe(1);
+    expect(loops({ m: 64, n: 64, k: 65 })).toBeGreaterThan(1);
+    expect(loops({ m: 8, n: 8, k: 8, tileRows: 4 })).toBeGreaterThan(1);
   });
 
   it('tiles of other sizes give the same result', async () => {

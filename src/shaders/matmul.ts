@@ -4,7 +4,7 @@
 import { activationFunctions, type Activation } from './activation.js';
 import { foldWorkgroups, linearWorkgroupSize } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { preamble } from './preamble.js';
+import { linearKernel, preamble } from './preamble.js';
 
 export interface MatMulParams {
   /** Rows of op(A) and C. */
@@ -30,6 +30,11 @@ export interface MatMulParams {
   lanes?: number;
   /** Lanes of a subgroup, when kernels may share loads across one (default: limits.subgroupSize). */
   subgroupSize?: number;
+  /**
+   * Products of at most this many multiply-adds (batch·m·n·k) take the one-element-per-invocation
+   * kernel, unless a tile option above is given. Default 2^18.
+   */
+  smallMacs?: number;
   limits?: KernelLimits;
 }
 
@@ -46,6 +51,9 @@ export interface MatMulParams {
  * block of each contraction step is loaded once, spread over the lanes as vec4s, and handed to
  * every lane by subgroupBroadcast, so only op(B) is loaded per lane. On lavapipe a per-lane load
  * is a scalar loop over the SIMD lanes and a broadcast a register shuffle.
+ *
+ * Products of at most 2^18 multiply-adds (`smallMacs`) take smallMatMul instead, which
+ * compiles in a tenth of the time.
  */
 export function matMul(params: MatMulParams): Kernel {
   const {
@@ -55,6 +63,8 @@ export function matMul(params: MatMulParams): Kernel {
   for (const [name, v] of [['m', m], ['n', n], ['k', k], ['batch', batch]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`matMul: ${name} must be a positive integer, got ${v}`);
   }
+  const tiled = params.tileRows !== undefined || params.lanes !== undefined || params.subgroupSize !== undefined;
+  if (!tiled && batch * m * n * k <= (params.smallMacs ?? 2 ** 18)) return smallMatMul(params);
   const S = params.subgroupSize ?? limits.subgroupSize ?? 0;
   const shared = S >= 4 && ((!transposeA && k % 4 === 0) || (transposeA && m % 4 === 0));
   const R = shared ? Math.ceil((params.tileRows ?? 16) / 4) * 4 : Math.max(1, Math.min(params.tileRows ?? 8, m));
@@ -69,6 +79,7 @@ export function matMul(params: MatMulParams): Kernel {
   const bRowsVec = !transposeB && n % 4 === 0; // B[kk, c..c+3]
   const bColsVec = transposeB && k % 4 === 0; // B[c, kk..kk+3]
   const aVec = aRowsVec || aColsVec;
+  const cVec = n % 4 === 0; // rows of C are whole vec4s
   const bVec = bRowsVec || bColsVec;
   const rows = Array.from({ length: R }, (_, r) => r);
   const taps = [0, 1, 2, 3];
@@ -133,7 +144,7 @@ const COL_TILES = ${colTiles}u;
 @group(0) @binding(0) var<storage, read> a: array<${aVec || shared ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> b: array<${bVec ? 'vec4<f32>' : 'f32'}>;
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> c: array<f32>;
+@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> c: array<${cVec ? 'vec4<f32>' : 'f32'}>;
 
 var<private> a_base: u32;
 var<private> b_base: u32;
@@ -169,19 +180,21 @@ ${bBlock}
 ${aBlock}
 ${taps.map((t) => rows.map((r) => `    acc${r} = fma(vec4<f32>(${aValue(r, t)}), b${t}, acc${r});`).join('\n')).join('\n')}
   }
-  for (; kk < K; kk++) {
+${k % 4 === 0 ? '' : `  for (; kk < K; kk++) {
     let bk = load_b(kk);
 ${rows.map((r) => `    acc${r} = fma(vec4<f32>(a_at(${aIndex(row(r), 'kk')})), bk, acc${r});`).join('\n')}
-  }
+  }`}
   if (col >= N || flat != tile) { return; }
   let c_base = entry * M * N;
-${rows.map((r) => `  if (row0 + ${r}u < M) { store_row(c_base + (row0 + ${r}u) * N, acc${r}); }`).join('\n')}
+${bias ? '  let bias_v = vec4<f32>(bias[col], bias[min(col + 1u, N - 1u)], bias[min(col + 2u, N - 1u)], bias[min(col + 3u, N - 1u)]);' : ''}
+${rows.map((r) => `  if (row0 + ${r}u < M) { store_row(c_base + (row0 + ${r}u) * N, acc${r}${bias ? ' + bias_v' : ''}); }`).join('\n')}
 }
 
+// Columns col.. of a row of C (a whole vec4 when N is a multiple of 4), through the activation.
 fn store_row(base: u32, v: vec4<f32>) {
-  for (var j = 0u; j < 4u; j++) {
-    if (col + j < N) { c[base + col + j] = activate(v[j]${bias ? ' + bias[col + j]' : ''}); }
-  }
+${cVec ? '  c[(base + col) / 4u] = vec4<f32>(activate(v.x), activate(v.y), activate(v.z), activate(v.w));' : `  for (var j = 0u; j < 4u; j++) {
+    if (col + j < N) { c[base + col + j] = activate(v[j]); }
+  }`}
 }
 `;
   return {
@@ -191,4 +204,34 @@ fn store_row(base: u32, v: vec4<f32>) {
     workgroupSize: [lanes, 1, 1],
     dispatch: foldWorkgroups(workgroups, limits),
   };
+}
+
+/**
+ * One invocation per element of C, a plain loop over k. For the small products of a dense
+ * layer (an Iris MLP, a 10-class head): CPU drivers compile each shader when it first runs,
+ * and the register-tiled kernel's unrolled code takes seconds to compile where this one takes
+ * a fraction, for products that run in a millisecond either way. k comes in a uniform so that
+ * compilers cannot unroll the loop: on lavapipe each load of an unrolled step is a loop over
+ * the lanes, and 32 steps took 0.5 s to compile.
+ */
+function smallMatMul(params: MatMulParams): Kernel {
+  const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, bias = false, activation = 'linear', limits = defaultLimits } = params;
+  return linearKernel({
+    name: `matmul${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
+    count: batch * m * n,
+    limits,
+    buffers: [['a', 'read', 'f32'], ['b', 'read', 'f32'], ...(bias ? [['bias', 'read', 'f32'] as const] : []), ['c', 'write', 'f32']],
+    fields: [['k', 'u32', k]],
+    functions: activationFunctions(activation),
+    body: /* wgsl */ `  let col = i % ${n}u;
+  let row = i / ${n}u % ${m}u;
+  let entry = i / ${m * n}u;
+  let a_base = entry * ${m * k}u;
+  let b_base = ${broadcastB ? '0u' : `entry * ${k * n}u`};
+  var acc = 0.0;
+  for (var kk = 0u; kk < p.k; kk++) {
+    acc = fma(a[a_base + ${transposeA ? `kk * ${m}u + row` : `row * ${k}u + kk`}], b[b_base + ${transposeB ? `col * ${k}u + kk` : `kk * ${n}u + col`}], acc);
+  }
+  c[i] = activate(acc${bias ? ' + bias[col]' : ''});`,
+  });
 }
