@@ -3,9 +3,9 @@
 // filters (a first layer over a few channels) take sliding-window kernels instead.
 
 import { activationFunctions, type Activation } from './activation.js';
-import { foldWorkgroups, linearGrid, linearWorkgroupSize } from './grid.js';
+import { foldWorkgroups, linearWorkgroupSize } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { preamble } from './preamble.js';
+import { linearKernel, preamble } from './preamble.js';
 import { type Padding, windowAxis } from './window.js';
 
 export interface Conv2dShape {
@@ -176,12 +176,17 @@ ${vec ? `  return ${buffer}[(base + min(col, CO - 4u)) / 4u];` : `  var v = vec4
 }`;
 }
 
-/** WGSL `fn store_row(base, v)`: the columns col..col+3 below `limit` of v, through `value`, into `buffer` at base. */
-function storeRow(buffer: string, limit: string, value: (v: string) => string = (v) => v): string {
+/**
+ * WGSL `fn store_row(base, v)`: the columns col..col+3 below `limit` of v (through the
+ * activation when `activate`) into `buffer` at base; one vec4 store when the rows are whole
+ * vec4s (`vec`: `buffer` is then an array of vec4s), which is one per-lane loop on CPU drivers
+ * instead of four, and less code to compile.
+ */
+function storeRow(buffer: string, limit: string, vec: boolean, activate = false): string {
   return `fn store_row(base: u32, v: vec4<f32>) {
-  for (var j = 0u; j < 4u; j++) {
-    if (col + j < ${limit}) { ${buffer}[base + col + j] = ${value('v[j]')}; }
-  }
+${vec ? `  ${buffer}[(base + col) / 4u] = ${activate ? 'vec4<f32>(activate(v.x), activate(v.y), activate(v.z), activate(v.w))' : 'v'};` : `  for (var j = 0u; j < 4u; j++) {
+    if (col + j < ${limit}) { ${buffer}[base + col + j] = ${activate ? 'activate(v[j])' : 'v[j]'}; }
+  }`}
 }`;
 }
 
@@ -371,6 +376,9 @@ export function conv2dForward(s: Conv2dShape & { bias?: boolean; activation?: Ac
   const vecX = g.CI % 4 === 0; // input pixels' channels are whole vec4s
   const R = list(t.R);
   const taps = vecX ? [0, 1, 2, 3] : [0];
+  // The bias is loaded once, after the contraction, and added to each row before its store.
+  const biasValues = bias ? '  let bias_v = load_bias(0u);' : '';
+  const plusBias = bias ? ' + bias_v' : '';
   // Sums input channels at input offsets xo{r} + ci (0 where ok{r} is false) into the tile.
   const channels = (ok: boolean) => `      let fo = (kh * KW + kw) * CI * CO;
       for (var ci = 0u; ci < CI; ci += ${taps.length}u) {
@@ -402,7 +410,8 @@ ${channels(false)}
     }
   }`;
     store = `  if (col >= CO) { return; }
-${R.map((r) => `  if (b_first + ${(t.parts ?? 1) * r}u + part < B) { store_row((b${r} * OH * OW + pix) * CO, acc${r}); }`).join('\n')}`;
+${biasValues}
+${R.map((r) => `  if (b_first + ${(t.parts ?? 1) * r}u + part < B) { store_row((b${r} * OH * OW + pix) * CO, acc${r}${plusBias}); }`).join('\n')}`;
   } else {
     rowsBody = (r) => `  let ow${r} = row${r} % OW;
   let oh${r} = (row${r} / OW) % OH;
@@ -420,7 +429,8 @@ ${channels(true)}
     }
   }`;
     store = `  if (col >= CO) { return; }
-${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CO, acc${r}); }`).join('\n')}`;
+${biasValues}
+${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CO, acc${r}${plusBias}); }`).join('\n')}`;
   }
   const code = /* wgsl */ `${enables(t)}${preamble}
 ${activationFunctions(activation)}
@@ -428,13 +438,14 @@ ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> f: array<${vecF ? 'vec4<f32>' : 'f32'}>;
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<f32>;
+@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<${vecF ? 'vec4<f32>' : 'f32'}>;
 var<private> col: u32;
 
 // Filter values for output channels col..col+3 at flat offset base.
 ${loadColumns('load_f', 'f', vecF)}
+${bias ? `// The bias of output channels col..col+3.\n${loadColumns('load_bias', 'bias', false)}` : ''}
 
-${storeRow('y', 'CO', (v) => `activate(${v}${bias ? ' + bias[col + j]' : ''})`)}
+${storeRow('y', 'CO', vecF, true)}
 ${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
@@ -614,7 +625,7 @@ ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CI, ac
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> f: array<${vecO ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<${g.CI % 4 === 0 ? 'vec4<f32>' : 'f32'}>;
 var<private> col: u32;
 
 ${vecO ? '' : `// filter[.., ci, co] for input channels ci = col..col+3 at one output channel; past CI reads 0.
@@ -624,7 +635,7 @@ fn load_ft(base: u32) -> vec4<f32> {
   return v;
 }`}
 
-${storeRow('dx', 'CI')}
+${storeRow('dx', 'CI', g.CI % 4 === 0)}
 ${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
@@ -704,27 +715,19 @@ export function conv2dScratchSize(s: Conv2dShape): number {
 
 /** Adds the `splits` partial filter gradients in scratch into df, a vec4 a lane where the size allows. */
 function filterReduce(size: number, splits: number, limits: KernelLimits): Kernel {
-  const vec = size % 4 === 0 ? 4 : 1;
-  const type = vec === 4 ? 'vec4<f32>' : 'f32';
-  const count = size / vec;
-  const grid = linearGrid(count, limits);
-  return {
+  const type = size % 4 === 0 ? 'vec4<f32>' : 'f32';
+  const count = type === 'f32' ? size : size / 4;
+  // The number of parts comes in a uniform, so compilers do not unroll the loop into per-lane loads.
+  return linearKernel({
     name: 'conv2d_backward_filter_reduce',
-    code: /* wgsl */ `${preamble}
-@group(0) @binding(0) var<storage, read> scratch: array<${type}>;
-@group(0) @binding(1) var<storage, read_write> df: array<${type}>;
-@compute @workgroup_size(${grid.workgroupSize[0]})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_workgroup(wid, nwg) * ${grid.workgroupSize[0]}u + lid;
-  if (i >= ${count}u) { return; }
-  var sum = ${type}(0.0);
-  for (var s = 0u; s < ${splits}u; s++) { sum += scratch[s * ${count}u + i]; }
-  df[i] = sum;
-}`,
-    bindings: ['read', 'write'],
-    ...grid,
-  };
+    count,
+    limits,
+    buffers: [['scratch', 'read', type], ['df', 'write', type]],
+    fields: [['splits', 'u32', splits]],
+    body: /* wgsl */ `  var sum = ${type}(0.0);
+  for (var s = 0u; s < p.splits; s++) { sum += scratch[s * ${count}u + i]; }
+  df[i] = sum;`,
+  });
 }
 
 /**
@@ -892,13 +895,13 @@ ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(split * ${size}u
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<${blocked || multiTap ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> dy: array<${vecO ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> ${out}: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ${out}: array<${vecO ? 'vec4<f32>' : 'f32'}>;
 var<private> col: u32;
 
 // dy at one output pixel for output channels col..col+3.
 ${loadColumns('load_dy', 'dy', vecO)}
 
-${storeRow(out, 'CO')}
+${storeRow(out, 'CO', vecO)}
 ${gemmMain(t, splits, rows, rowsBody, contraction, store).replace('let col = ', 'col = ')}
 `,
     bindings: ['read', 'read', 'write'],
