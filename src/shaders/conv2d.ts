@@ -5,7 +5,8 @@
 import { activationFunctions, type Activation } from './activation.js';
 import { foldWorkgroups, linearWorkgroupSize } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearKernel, preamble } from './preamble.js';
+import { preamble } from './preamble.js';
+import { sumParts } from './reduce.js';
 import { type Padding, windowAxis } from './window.js';
 
 export interface Conv2dShape {
@@ -686,7 +687,7 @@ function filterTile(s: Conv2dShape): { g: Conv2dGeometry; t: GemmTile; splits: n
  * How filterSlide splits a small filter's gradient (slideFits, at most 50 accumulated vec4s a
  * lane): a lane sums the window ⊗ dy products of `perLane` channel vec4s over `perChunk`
  * output rows; a chunk of rows takes `slices` lanes, one per slice of the channel vec4s; the
- * `chunks` (~256 lanes in all) give the partial sums filterReduce adds up.
+ * `chunks` (~256 lanes in all) give the partial sums sumParts adds up.
  */
 interface SlideSplit {
   perLane: number;
@@ -711,23 +712,6 @@ export function conv2dScratchSize(s: Conv2dShape): number {
   const g = conv2dGeometry(s);
   const splits = filterSlideSplit(g)?.chunks ?? filterTile(s).splits;
   return splits > 1 ? splits * g.KH * g.KW * g.CI * g.CO : 0;
-}
-
-/** Adds the `splits` partial filter gradients in scratch into df, a vec4 a lane where the size allows. */
-function filterReduce(size: number, splits: number, limits: KernelLimits): Kernel {
-  const type = size % 4 === 0 ? 'vec4<f32>' : 'f32';
-  const count = type === 'f32' ? size : size / 4;
-  // The number of parts comes in a uniform, so compilers do not unroll the loop into per-lane loads.
-  return linearKernel({
-    name: 'conv2d_backward_filter_reduce',
-    count,
-    limits,
-    buffers: [['scratch', 'read', type], ['df', 'write', type]],
-    fields: [['splits', 'u32', splits]],
-    body: /* wgsl */ `  var sum = ${type}(0.0);
-  for (var s = 0u; s < p.splits; s++) { sum += scratch[s * ${count}u + i]; }
-  df[i] = sum;`,
-  });
 }
 
 /**
@@ -796,7 +780,7 @@ ${vecO ? `  ${out}[at / 4u] = v;` : `  for (var j = 0u; j < 4u; j++) { if (at % 
     workgroupSize: [lanes, 1, 1],
     dispatch: foldWorkgroups(Math.ceil(chunks * slices / lanes), limits),
   };
-  return chunks > 1 ? [partial, filterReduce(size, chunks, limits)] : [partial];
+  return chunks > 1 ? [partial, sumParts('conv2d_backward_filter_reduce', size, chunks, limits)] : [partial];
 }
 
 /**
@@ -908,5 +892,5 @@ ${gemmMain(t, splits, rows, rowsBody, contraction, store).replace('let col = ', 
     workgroupSize: [t.lanes, 1, 1],
     dispatch: foldWorkgroups(t.rowTiles * t.colTiles * splits, limits),
   };
-  return splits > 1 ? [partial, filterReduce(size, splits, limits)] : [partial];
+  return splits > 1 ? [partial, sumParts('conv2d_backward_filter_reduce', size, splits, limits)] : [partial];
 }

@@ -8,11 +8,12 @@ import { checkCount } from './reduce.js';
 /**
  * One invocation per parameter: `grads` is read, `params` and every state buffer are updated in
  * place ('write' bindings). The learning rate and step are uniforms `p`, and so are the
- * hyperparameters, so every setting shares one pipeline per binding layout.
+ * hyperparameters and the size, so every setting and every parameter of a model share one
+ * pipeline per binding layout (CPU drivers compile each pipeline when it first runs).
  */
 function updateKernel(name: string, size: number, limits: KernelLimits, state: string[], fields: UniformField[], body: string, functions = ''): Kernel {
   return linearKernel({
-    name, count: size, limits,
+    name, count: size, limits, countUniform: true,
     buffers: [['grads', 'read', 'f32'], ...['params', ...state].map((b) => [b, 'write', 'f32'] as const)],
     fields, functions, body: `  let g = grads[i];\n${body}`,
   });

@@ -3,7 +3,7 @@
 
 import { foldWorkgroups, linearGrid, linearWorkgroupSize } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearMain, preamble } from './preamble.js';
+import { linearKernel, linearMain, preamble } from './preamble.js';
 
 /** Throws unless `value` is an integer ≥ `min`, naming the kernel, the parameter and the value. */
 export function checkCount(kernel: string, name: string, value: number, min = 1): void {
@@ -268,5 +268,25 @@ ${vec ? `  sums[chunk * ${quads}u + quad] = acc;` : `  for (var j = 0u; j < 4u; 
     ...grid,
   };
   if (chunks === 1) return [partial];
-  return [partial, { ...reduceSum({ shape: [chunks, cols], axes: [0], limits }), name: 'bias_gradient_reduce' }];
+  return [partial, sumParts('bias_gradient_reduce', cols, chunks, limits)];
+}
+
+/**
+ * out[i] = Σ_s parts[s · size + i]: adds `count` partial results of `size` elements each (the
+ * chunks of a split reduction), a vec4 an invocation where the size allows. The count comes in
+ * a uniform, so compilers do not unroll the loop into per-lane loads.
+ */
+export function sumParts(name: string, size: number, count: number, limits: KernelLimits): Kernel {
+  const type = size % 4 === 0 ? 'vec4<f32>' : 'f32';
+  const n = type === 'f32' ? size : size / 4;
+  return linearKernel({
+    name,
+    count: n,
+    limits,
+    buffers: [['parts', 'read', type], ['out', 'write', type]],
+    fields: [['count', 'u32', count]],
+    body: /* wgsl */ `  var sum = ${type}(0.0);
+  for (var s = 0u; s < p.count; s++) { sum += parts[s * ${n}u + i]; }
+  out[i] = sum;`,
+  });
 }
