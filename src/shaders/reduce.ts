@@ -274,7 +274,8 @@ ${vec ? `  sums[chunk * ${quads}u + quad] = acc;` : `  for (var j = 0u; j < 4u; 
 /**
  * out[i] = Σ_s parts[s · size + i]: adds `count` partial results of `size` elements each (the
  * chunks of a split reduction), a vec4 an invocation where the size allows. The count comes in
- * a uniform, so compilers do not unroll the loop into per-lane loads.
+ * a uniform, so compilers do not unroll the loop into per-lane loads, and so does the size, so
+ * every use shares one pipeline per element type.
  */
 export function sumParts(name: string, size: number, count: number, limits: KernelLimits): Kernel {
   const type = size % 4 === 0 ? 'vec4<f32>' : 'f32';
@@ -285,8 +286,9 @@ export function sumParts(name: string, size: number, count: number, limits: Kern
     limits,
     buffers: [['parts', 'read', type], ['out', 'write', type]],
     fields: [['count', 'u32', count]],
+    countUniform: true,
     body: /* wgsl */ `  var sum = ${type}(0.0);
-  for (var s = 0u; s < p.count; s++) { sum += parts[s * ${n}u + i]; }
+  for (var s = 0u; s < p.count; s++) { sum += parts[s * p.n + i]; }
   out[i] = sum;`,
   });
 }
