@@ -19,13 +19,18 @@ export const activations = {
 export type Activation = keyof typeof activations;
 export const activationNames = Object.keys(activations) as Activation[];
 
-/** WGSL functions `activate(x)` and `activate_grad(y)` (the derivative at output y) for one activation. */
+/**
+ * WGSL functions `activate(x)` and `activate_grad(y)` (the derivative at output y) for one
+ * activation, and their vec4 forms `activate4` and `activate4_grad`.
+ */
 export function activationFunctions(activation: Activation): string {
   const a = activations[activation];
   if (!a) throw new Error(`Unknown activation '${activation}'; known: ${activationNames.join(', ')}`);
   return /* wgsl */ `
 fn activate(x: f32) -> f32 { return ${a.forward}; }
-fn activate_grad(y: f32) -> f32 { return ${a.derivative}; }`;
+fn activate_grad(y: f32) -> f32 { return ${a.derivative}; }
+fn activate4(x: vec4<f32>) -> vec4<f32> { return vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w)); }
+fn activate4_grad(y: vec4<f32>) -> vec4<f32> { return vec4<f32>(activate_grad(y.x), activate_grad(y.y), activate_grad(y.z), activate_grad(y.w)); }`;
 }
 
 /** float64 references of the same functions, for tests. */
@@ -60,9 +65,7 @@ function activationKernel(
     name: `${name}_${activation}`, count: vec ? size / 4 : size, limits,
     buffers: [...inputs.map((b) => [b, 'read', type] as const), [output, 'write', type]],
     countUniform: true,
-    functions: `${activationFunctions(activation)}
-fn activate4(x: vec4<f32>) -> vec4<f32> { return vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w)); }
-fn activate4_grad(y: vec4<f32>) -> vec4<f32> { return vec4<f32>(activate_grad(y.x), activate_grad(y.y), activate_grad(y.z), activate_grad(y.w)); }`,
+    functions: activationFunctions(activation),
     body: body((fn) => (vec ? fn.replace('activate', 'activate4') : fn)),
   });
 }

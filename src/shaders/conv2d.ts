@@ -185,7 +185,7 @@ ${vec ? `  return ${buffer}[(base + min(col, CO - 4u)) / 4u];` : `  var v = vec4
  */
 function storeRow(buffer: string, limit: string, vec: boolean, activate = false): string {
   return `fn store_row(base: u32, v: vec4<f32>) {
-${vec ? `  ${buffer}[(base + col) / 4u] = ${activate ? 'vec4<f32>(activate(v.x), activate(v.y), activate(v.z), activate(v.w))' : 'v'};` : `  for (var j = 0u; j < 4u; j++) {
+${vec ? `  ${buffer}[(base + col) / 4u] = ${activate ? 'activate4(v)' : 'v'};` : `  for (var j = 0u; j < 4u; j++) {
     if (col + j < ${limit}) { ${buffer}[base + col + j] = ${activate ? 'activate(v[j])' : 'v[j]'}; }
   }`}
 }`;
@@ -350,7 +350,7 @@ ${w.step('ow', '    ')}
 ${C.map((c) => `    {
       var a = ${bias ? `bias${c}` : 'vec4<f32>(0.0)'};
 ${w.taps.map(([kh, kw, ci]) => `      a = fma(vec4<f32>(${w.value(kh, kw, ci)}), ${filter.name(kh, kw, ci, c)}, a);`).join('\n')}
-      a = vec4<f32>(activate(a[0]), activate(a[1]), activate(a[2]), activate(a[3]));
+      a = activate4(a);
 ${store(c)}
     }`).join('\n')}
   }

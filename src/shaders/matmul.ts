@@ -79,8 +79,8 @@ export function matMul(params: MatMulParams): Kernel {
   const bRowsVec = !transposeB && n % 4 === 0; // B[kk, c..c+3]
   const bColsVec = transposeB && k % 4 === 0; // B[c, kk..kk+3]
   const aVec = aRowsVec || aColsVec;
-  const cVec = n % 4 === 0; // rows of C are whole vec4s
   const bVec = bRowsVec || bColsVec;
+  const cVec = n % 4 === 0; // rows of C are whole vec4s
   const rows = Array.from({ length: R }, (_, r) => r);
   const taps = [0, 1, 2, 3];
 
@@ -192,7 +192,7 @@ ${rows.map((r) => `  if (row0 + ${r}u < M) { store_row(c_base + (row0 + ${r}u) *
 
 // Columns col.. of a row of C (a whole vec4 when N is a multiple of 4), through the activation.
 fn store_row(base: u32, v: vec4<f32>) {
-${cVec ? '  c[(base + col) / 4u] = vec4<f32>(activate(v.x), activate(v.y), activate(v.z), activate(v.w));' : `  for (var j = 0u; j < 4u; j++) {
+${cVec ? '  c[(base + col) / 4u] = activate4(v);' : `  for (var j = 0u; j < 4u; j++) {
     if (col + j < N) { c[base + col + j] = activate(v[j]); }
   }`}
 }
