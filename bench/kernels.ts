@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { ready, runtime } from '../src/gpu/device.js';
 import { storageUsage } from '../src/gpu/pool.js';
 import type { Runtime } from '../src/gpu/runtime.js';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchSize } from '../src/shaders/conv2d.js';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchSize } from '../src/shaders/conv2d/index.js';
 import type { Kernel } from '../src/shaders/kernel.js';
 import { matMul, type MatMulParams } from '../src/shaders/matmul.js';
 import { measurePeak } from './peak.js';

@@ -4,7 +4,7 @@
 import { ready, runtime } from '../src/gpu/device.js';
 import { storageUsage } from '../src/gpu/pool.js';
 import type { Runtime } from '../src/gpu/runtime.js';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchSize, type Conv2dShape } from '../src/shaders/conv2d.js';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchSize, type Conv2dShape } from '../src/shaders/conv2d/index.js';
 import type { Kernel } from '../src/shaders/kernel.js';
 import { matMul, type MatMulParams } from '../src/shaders/matmul.js';
 import { time } from './timing.js';

@@ -2,8 +2,8 @@
 // optionally stratified so both parts keep the class proportions.
 
 import { emptyTensor, type Tensor } from '../nn/tensor.js';
-import { Random, seedFrom } from './random.js';
-import { toColumn } from './dataset.js';
+import { Random, seedFrom } from '../nn/random.js';
+import { toColumn } from './slices.js';
 
 export interface TrainTestSplitOptions {
   /** A fraction of the rows in (0, 1), or a number of rows; default 0.25 (scikit-learn's). */

@@ -6,7 +6,7 @@
 import { runtime } from '../gpu/device.js';
 import type { RingReader } from '../gpu/scheduler.js';
 import { checkBatchSize, checkTensor, type Feed, gatherFeed, type Sequential } from './model.js';
-import type { ResidentSource } from '../data/dataset.js';
+import type { Resident, ResidentSource } from './training/resident.js';
 import { packBytes } from '../shaders/data.js';
 import { gather, gatherBytes, type PackedBytes } from './ops.js';
 import type { PlannedStep } from './step.js';
@@ -269,10 +269,6 @@ function datasetSource(model: Sequential, purpose: 'train' | 'eval', data: Batch
       if (iterator && 'return' in iterator && iterator.return) void iterator.return();
     },
   };
-}
-
-interface Resident {
-  residentSource(): Promise<ResidentSource | null>;
 }
 
 /**

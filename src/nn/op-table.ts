@@ -4,7 +4,7 @@
 
 import type { Activation } from '../shaders/activation.js';
 import * as activation from '../shaders/activation.js';
-import * as conv from '../shaders/conv2d.js';
+import * as conv from '../shaders/conv2d/index.js';
 import { gatherBytes, gatherRows } from '../shaders/data.js';
 import * as elementwise from '../shaders/elementwise.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';

@@ -1,5 +1,5 @@
-// A small seeded PRNG for the data pipeline: shuffles and splits that a seed reproduces exactly,
-// in Node and in the browser alike (Math.random cannot be seeded).
+// The one seeded PRNG: shuffles and splits that a seed reproduces exactly, in Node and in the
+// browser alike (Math.random cannot be seeded), for the data pipeline and fit alike.
 
 /** Mixes two 32-bit values into one well-spread 32-bit value (a murmur3-style finalizer). */
 export function mix32(a: number, b: number): number {

@@ -2,13 +2,13 @@
 // differences, across paddings, strides, odd sizes and channel counts that are not multiples of 4.
 
 import { describe, expect, it } from 'vitest';
-import { expectAllClose, freshSeed, randomUniform } from '../../test/expect-all-close.js';
-import { dot, numericGradient } from '../../test/gradcheck.js';
-import { runKernel } from '../../test/kernel-harness.js';
-import { activationReference, type Activation } from './activation.js';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, conv2dOutputShape, conv2dScratchSize, type Conv2dShape } from './conv2d.js';
-import { ready, runtime } from '../gpu/device.js';
-import { defaultLimits } from './kernel.js';
+import { expectAllClose, freshSeed, randomUniform } from '../../../test/expect-all-close.js';
+import { dot, numericGradient } from '../../../test/gradcheck.js';
+import { runKernel } from '../../../test/kernel-harness.js';
+import { activationReference, type Activation } from '../activation.js';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, conv2dOutputShape, conv2dScratchSize, type Conv2dShape } from './index.js';
+import { ready, runtime } from '../../gpu/device.js';
+import { defaultLimits } from '../kernel.js';
 
 /** float64 conv2d: y[b, oh, ow, co] = Σ x[b, oh·SH − PT + kh, ow·SW − PL + kw, ci] · f[kh, kw, ci, co]. */
 function reference(x: ArrayLike<number>, f: ArrayLike<number>, s: Conv2dShape, bias?: ArrayLike<number>, activation: Activation = 'linear'): Float64Array {
