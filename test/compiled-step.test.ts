@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { runtime } from '../src/gpu/device.js';
 import { lossPerExample } from '../src/nn/losses.js';
 import { accumulateMetrics, activationGrad, dropoutWith } from '../src/nn/ops.js';
+import { StepState } from '../src/nn/step-state.js';
 import { expectAllClose, freshSeed, randomUniform } from './expect-all-close.js';
 
 beforeAll(async () => {
@@ -25,20 +26,20 @@ function glorot(shape: number[], seed: number): sf.Tensor {
 const bias = (n: number, seed: number): sf.Tensor => sf.tensor(randomUniform(n, seed, -0.1, 0.1), [n]);
 
 /** Dense(7, relu) → Dropout(0.3) → Dense(3) → softmax cross-entropy, as one function of its parameters. */
-function mlpLoss(x: sf.Tensor, labels: sf.Tensor, [w1, b1, w2, b2]: Params, step: number): sf.Tensor {
+function mlpLoss(x: sf.Tensor, labels: sf.Tensor, [w1, b1, w2, b2]: Params, state: sf.Tensor): sf.Tensor {
   const h = sf.fused.matMul({ a: x, b: w1, bias: b1, activation: 'relu' });
-  const d = dropoutWith(h, { rate: 0.3, seed: 1234, step: () => step });
+  const d = dropoutWith(h, { rate: 0.3, seed: 1234 }, state);
   const logits = sf.fused.matMul({ a: d, b: w2, bias: b2 });
   return sf.losses.sparseSoftmaxCrossEntropy(labels, logits);
 }
 
 /** Conv(3, 3x3 same, relu) → MaxPool 2 same → Conv(4, 3x3 valid, tanh) → Flatten → Dropout → Dense(5). */
-function cnnLoss(x: sf.Tensor, labels: sf.Tensor, [f1, c1, f2, c2, w, b]: Params, step: number): sf.Tensor {
+function cnnLoss(x: sf.Tensor, labels: sf.Tensor, [f1, c1, f2, c2, w, b]: Params, state: sf.Tensor): sf.Tensor {
   const a = sf.fused.conv2d({ x, filter: f1, strides: 1, pad: 'same', bias: c1, activation: 'relu' });
   const p = sf.maxPool(a, 2, 2, 'same');
   const c = sf.fused.conv2d({ x: p, filter: f2, strides: 1, pad: 'valid', bias: c2, activation: 'tanh' });
   const flat = sf.reshape(c, [c.shape[0], -1]);
-  const d = dropoutWith(flat, { rate: 0.25, seed: 99, step: () => step });
+  const d = dropoutWith(flat, { rate: 0.25, seed: 99 }, state);
   return sf.losses.sparseSoftmaxCrossEntropy(labels, sf.fused.matMul({ a: d, b: w, bias: b }));
 }
 
@@ -100,14 +101,16 @@ describe('gradients through a compiled plan', () => {
     const params = [glorot([5, 7], seed), bias(7, seed + 1), glorot([7, 3], seed + 2), bias(3, seed + 3)];
     const x = sf.tensor(randomUniform(6 * 5, seed + 4), [6, 5]);
     const labels = sf.tensor(new Int32Array([0, 2, 1, 1, 0, 2]));
+    const state = new StepState({ step: 7 });
     const step = sf.compile('mlp gradient', (xs, ys) => {
-      const { value, grads } = sf.valueAndGrads((...ps) => mlpLoss(xs, ys, ps, 7))(params);
+      const { value, grads } = sf.valueAndGrads((...ps) => mlpLoss(xs, ys, ps, state.tensor))(params);
       return [value, ...grads];
     });
     const planned = step.run([x, labels]);
     const grads = await Promise.all(params.map(async (p, k) => sf.tensor(await planned.read(k + 1), p.shape)));
-    await checkAgainstFiniteDifferences((ps) => mlpLoss(x, labels, ps, 7), params, grads, seed);
+    await checkAgainstFiniteDifferences((ps) => mlpLoss(x, labels, ps, state.tensor), params, grads, seed);
     step.dispose();
+    state.dispose();
     for (const t of [...params, ...grads, x, labels]) t.dispose();
   });
 
@@ -116,14 +119,16 @@ describe('gradients through a compiled plan', () => {
     const params = [glorot([3, 3, 1, 3], seed), bias(3, seed + 1), glorot([3, 3, 3, 4], seed + 2), bias(4, seed + 3), glorot([16, 5], seed + 4), bias(5, seed + 5)];
     const x = sf.tensor(randomUniform(2 * 8 * 8, seed + 6, 0, 1), [2, 8, 8, 1]);
     const labels = sf.tensor(new Int32Array([3, 1]));
+    const state = new StepState({ step: 3 });
     const step = sf.compile('cnn gradient', (xs, ys) => {
-      const { value, grads } = sf.valueAndGrads((...ps) => cnnLoss(xs, ys, ps, 3))(params);
+      const { value, grads } = sf.valueAndGrads((...ps) => cnnLoss(xs, ys, ps, state.tensor))(params);
       return [value, ...grads];
     });
     const planned = step.run([x, labels]);
     const grads = await Promise.all(params.map(async (p, k) => sf.tensor(await planned.read(k + 1), p.shape)));
-    await checkAgainstFiniteDifferences((ps) => cnnLoss(x, labels, ps, 3), params, grads, seed);
+    await checkAgainstFiniteDifferences((ps) => cnnLoss(x, labels, ps, state.tensor), params, grads, seed);
     step.dispose();
+    state.dispose();
     for (const t of [...params, ...grads, x, labels]) t.dispose();
   });
 });
@@ -194,6 +199,8 @@ function seedCnn(seed: number): Params {
   return shapes.map((s, k) => (s.length === 1 ? sf.tensor(new Float32Array(s[0]), s) : glorot(s, seed + k)));
 }
 
+const seedCnnState = new StepState();
+
 function seedCnnLoss(x: sf.Tensor, y: sf.Tensor, p: Params): sf.Tensor {
   let a = x;
   for (let l = 0; l < 4; l++) {
@@ -201,7 +208,7 @@ function seedCnnLoss(x: sf.Tensor, y: sf.Tensor, p: Params): sf.Tensor {
     a = sf.maxPool(a, 2, 2, 'same');
   }
   const h = sf.fused.matMul({ a: sf.reshape(a, [a.shape[0], -1]), b: p[8], bias: p[9], activation: 'relu' });
-  const d = dropoutWith(h, { rate: 0.4, seed: 5, step: () => 0 });
+  const d = dropoutWith(h, { rate: 0.4, seed: 5 }, seedCnnState.tensor);
   return sf.losses.sparseSoftmaxCrossEntropy(y, sf.fused.matMul({ a: d, b: p[10], bias: p[11] }));
 }
 
@@ -237,7 +244,7 @@ describe('the steady state', () => {
     const optimizer = sf.optimizers.adam();
     let training = 0;
     const step = sf.compile('steady', (xs, ys) => {
-      const { grads } = sf.valueAndGrads((...ps) => mlpLoss(xs, ys, ps, training))(params);
+      const { grads } = sf.valueAndGrads((...ps) => mlpLoss(xs, ys, ps, optimizer.state.tensor))(params);
       optimizer.applyGradients(params.map((p, k) => [p, grads[k]] as const));
       const [w1, b1, w2, b2] = params;
       const logits = sf.fused.matMul({ a: sf.fused.matMul({ a: xs, b: w1, bias: b1, activation: 'relu' }), b: w2, bias: b2 });
@@ -249,8 +256,7 @@ describe('the steady state', () => {
     const rt = runtime();
     const run = (): void => {
       planned.run([x, y]);
-      optimizer.iterations++;
-      training++;
+      optimizer.state.set({ step: ++training, iteration: optimizer.state.iteration + 1 });
     };
     for (let s = 0; s < 10; s++) run();
     await params[0].data();

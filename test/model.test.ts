@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as sf from 'shaderflow';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { irisMlp, seedCnn } from '../scripts/seed-models.js';
+import { runtime } from '../src/gpu/device.js';
 import { expectAllClose, freshSeed, randomUniform } from './expect-all-close.js';
 
 beforeAll(async () => {
@@ -189,6 +190,42 @@ describe('fit, evaluate, predict', () => {
     model.compile({ optimizer: sf.optimizers.sgd({ learningRate: 1e38 }), loss: 'sparseCategoricalCrossentropy' });
     await expect(model.fit(x, y, { epochs: 5, verbose: 0 })).rejects.toThrow(/the loss became NaN in epoch 1(, by batch \d+)?: .*terminateOnNaN/);
     expect(model.fitting).toBe(false);
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  });
+});
+
+describe('step state', () => {
+  test('no shader or pipeline is built after the first step; a new learning rate is one write', async () => {
+    const { x, y } = blobs(64, freshSeed());
+    const model = irisMlp(); // with dropout, so every step draws new masks
+    const optimizer = sf.optimizers.adam({ learningRate: 0.01 });
+    model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const pipelines = runtime().pipelines;
+    const seen: number[] = [];
+    let frozen: Float32Array | null = null;
+    await model.fit(x, y, {
+      epochs: 3, batchSize: 8, verbose: 0,
+      callbacks: [{
+        onBatchEnd: () => void seen.push(pipelines.compiled),
+        onEpochEnd: async (epoch) => {
+          if (epoch !== 1) return;
+          optimizer.learningRate = 0;
+          frozen = await model.layers[0].weights[0].tensor.data() as Float32Array;
+        },
+      }],
+    });
+    expect(seen.length).toBe(24);
+    expect(new Set(seen.slice(1)).size).toBe(1);
+    expect(pipelines.compiled).toBe(seen[0]);
+    // With learning rate 0 the last epoch leaves the weights as they were (Adam's moments still move).
+    expect(await model.layers[0].weights[0].tensor.data()).toEqual(frozen);
+    expect(optimizer.iterations).toBe(24);
+    expect(model.trainSteps).toBe(24);
+    expect(() => sf.optimizers.adam({ learningRate: -1 })).toThrow('adam: learningRate must be a finite number ≥ 0, got -1');
+    expect(() => { optimizer.learningRate = Number.NaN; }).toThrow('adam: learningRate must be a finite number ≥ 0, got NaN');
+    expect(() => { optimizer.iterations = -1; }).toThrow('adam: iterations must be an integer ≥ 0, got -1');
     x.dispose();
     y.dispose();
     model.dispose();

@@ -31,9 +31,10 @@ export class Runtime {
   /** Uniform buffers of the open encoder; pooled again once it is submitted. */
   private releaseAfterSubmit: GPUBuffer[] = [];
   /**
-   * Storage buffers released while the open encoder may still read them. Later dispatches in the
-   * same encoder may reuse them (commands run in order), but queue.writeBuffer runs ahead of
-   * unsubmitted commands, so writing one first submits the encoder.
+   * Storage buffers the open encoder binds, or that were released while it may still read them.
+   * Later dispatches in the same encoder may reuse them (commands run in order), but
+   * queue.writeBuffer runs ahead of unsubmitted commands, so writing one first submits the
+   * encoder (a step state written between eager optimizer updates).
    */
   private readonly usedByOpenEncoder = new Set<GPUBuffer>();
   private scopeOpen = false;
@@ -160,6 +161,7 @@ export class Runtime {
     if (kernel.dispatch.some((n) => n === 0)) return;
     const encoder = this.currentEncoder();
     const { pipeline, layout } = this.pipelines.get(kernel);
+    for (const buffer of buffers) this.usedByOpenEncoder.add(buffer);
     const entries: GPUBindGroupEntry[] = [];
     let next = 0;
     kernel.bindings.forEach((kind, binding) => {

@@ -26,8 +26,6 @@ export type ProgramStep =
       readonly kernel: Kernel;
       /** The program buffers bound to the kernel's storage bindings, in order. */
       readonly args: readonly number[];
-      /** New uniform values for each run (a training step counter), written before it is submitted. */
-      readonly uniformsAt?: () => ArrayBuffer;
     }
   | { readonly copy: readonly [from: number, to: number]; readonly bytes: number };
 
@@ -245,8 +243,6 @@ interface PreparedDispatch {
   readonly kernel: Kernel;
   readonly bindGroup: GPUBindGroup;
   readonly pipeline: GPUComputePipeline;
-  readonly uniformBuffer?: GPUBuffer;
-  readonly uniformsAt?: () => ArrayBuffer;
 }
 
 type Located = { buffer: GPUBuffer; offset?: number };
@@ -318,12 +314,11 @@ export class Plan {
       }
       const { kernel } = step;
       const { pipeline, layout } = this.runtime.pipelines.get(kernel);
-      let uniformBuffer: GPUBuffer | undefined;
       let next = 0;
       const entries = kernel.bindings.map((kind, binding): GPUBindGroupEntry => {
         if (kind !== 'uniform') return { binding, resource: this.binding(step.args[next++]) };
         if (!kernel.uniforms) throw new Error(`Kernel '${kernel.name}' declares a uniform binding but no uniforms`);
-        uniformBuffer = this.runtime.pool.acquire(kernel.uniforms.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${kernel.name} params`);
+        const uniformBuffer = this.runtime.pool.acquire(kernel.uniforms.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${kernel.name} params`);
         this.uniformBuffers.push(uniformBuffer);
         device.queue.writeBuffer(uniformBuffer, 0, kernel.uniforms);
         return { binding, resource: { buffer: uniformBuffer } };
@@ -332,7 +327,7 @@ export class Plan {
         throw new Error(`${this.label}: kernel '${kernel.name}' binds ${next} storage buffers, the program gives ${step.args.length}`);
       }
       const bindGroup = device.createBindGroup({ label: kernel.name, layout, entries });
-      return { kernel, pipeline, bindGroup, uniformBuffer, uniformsAt: step.uniformsAt };
+      return { kernel, pipeline, bindGroup };
     });
   }
 
@@ -344,9 +339,6 @@ export class Plan {
     if (this.disposed) throw new Error(`${this.label} was disposed`);
     this.runtime.check();
     this.prepared ??= this.prepare();
-    for (const step of this.prepared) {
-      if ('uniformsAt' in step && step.uniformsAt && step.uniformBuffer) this.runtime.write(step.uniformBuffer, new Uint8Array(step.uniformsAt()));
-    }
     const run = this.runs++;
     this.runtime.encode((encoder) => {
       // One compute pass for all dispatches (WebGPU orders them and their memory); a copy ends it.
@@ -408,9 +400,6 @@ export class Plan {
     const querySet = device.createQuerySet({ type: 'timestamp', count });
     const resolved = device.createBuffer({ size: count * 8, usage: 0x0200 /* QUERY_RESOLVE */ | BufferUsage.COPY_SRC });
     try {
-      for (const step of this.prepared) {
-        if ('uniformsAt' in step && step.uniformsAt && step.uniformBuffer) this.runtime.write(step.uniformBuffer, new Uint8Array(step.uniformsAt()));
-      }
       this.runtime.encode((encoder) => {
         dispatches.forEach((d, i) => {
           const pass = encoder.beginComputePass({ label: d.kernel.name, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });

@@ -434,8 +434,7 @@ export async function fit(model: Sequential, xOrData: Tensor | BatchSource, yOrA
       let nanAt: number | null = null;
       await train.epoch(async (planned, size) => {
         metrics.track(planned);
-        model.trainSteps++;
-        model.optimizer!.iterations++;
+        model.advanceStep();
         const latest = metrics.latest();
         const logs: Logs = { batch, size, ...(latest ? logsFrom(latest, metricName) : {}) };
         if (terminateOnNaN && latest && Number.isNaN(latest[0]) && nanAt === null) nanAt = batch;

@@ -18,8 +18,6 @@ export class Scratch {
 export interface Dispatch {
   readonly kernel: Kernel;
   readonly args: readonly (Tensor | Scratch)[];
-  /** Uniform values that change from run to run (a dropout step), read when each run is submitted. */
-  readonly uniformsAt?: () => ArrayBuffer;
 }
 
 export interface Shaped {
@@ -123,7 +121,7 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
         if (!scratch.has(a)) scratch.set(a, rt.allocate(a.bytes, `${kind} scratch`, storageUsage));
         return scratch.get(a)!;
       });
-      rt.dispatch(d.uniformsAt ? { ...d.kernel, uniforms: d.uniformsAt() } : d.kernel, buffers);
+      rt.dispatch(d.kernel, buffers);
     }
   } catch (error) {
     for (const t of outputs) t.dispose();
@@ -192,7 +190,7 @@ export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: Kern
         if (!scratch.has(a)) scratch.set(a, add({ bytes: a.bytes, label: `${node.kind} scratch`, role: 'temp' }));
         return scratch.get(a)!;
       });
-      steps.push({ kernel: d.kernel, args, uniformsAt: d.uniformsAt });
+      steps.push({ kernel: d.kernel, args });
     }
   }
   // Outputs that are not buffers of their own (an input, a parameter, a reshape) get a copy.

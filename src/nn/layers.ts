@@ -17,8 +17,11 @@ export const layerActivations: readonly LayerActivation[] = [...activationNames,
 export interface CallContext {
   /** Dropout is active only while training. */
   training: boolean;
-  /** The training step, which seeds dropout masks; read when each step is submitted. */
-  step: () => number;
+  /**
+   * The step state (int32 [4], src/nn/step-state.ts) whose step counter and run seed draw
+   * dropout masks; read on the GPU as each step executes. Needed when training.
+   */
+  state?: Tensor;
   /** Return the pre-activation of a softmax or sigmoid output (the loss fuses them with cross-entropy). */
   logits?: boolean;
 }
@@ -386,7 +389,8 @@ export class Dropout extends Layer {
   }
   call(x: Tensor, ctx: CallContext): Tensor {
     if (!ctx.training || this.rate === 0) return x;
-    return ops.dropoutWith(x, { rate: this.rate, seed: this.seed, step: ctx.step });
+    if (!ctx.state) throw new Error(`${this.describe()}: training needs a step state to draw its masks from`);
+    return ops.dropoutWith(x, { rate: this.rate, seed: this.seed }, ctx.state);
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), rate: this.rate, noise_shape: null, seed: this.seeded ? this.seed : null };

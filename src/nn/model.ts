@@ -60,8 +60,7 @@ export class Sequential {
   readonly name: string;
   optimizer: Optimizer | null = null;
   private compiled: { loss: LossPlan; metricName: string | null } | null = null;
-  /** Training steps run so far: seeds dropout and counts as Keras's optimizer iterations do. */
-  trainSteps = 0;
+  private stepsRun = 0;
   /** Set by a callback (early stopping) to end fit after the current epoch. */
   stopTraining = false;
   /** @internal Guards against two fits at once. */
@@ -74,6 +73,26 @@ export class Sequential {
   constructor({ layers = [], name = 'sequential' }: { layers?: Layer[]; name?: string } = {}) {
     this.name = name;
     for (const layer of layers) this.add(layer);
+  }
+
+  /** Training steps run so far: seeds dropout (through the optimizer's step state). */
+  get trainSteps(): number {
+    return this.stepsRun;
+  }
+
+  set trainSteps(value: number) {
+    if (!Number.isInteger(value) || value < 0) throw new Error(`model '${this.name}': trainSteps must be an integer ≥ 0, got ${value}`);
+    this.stepsRun = value;
+    this.optimizer?.state.set({ step: value });
+  }
+
+  /**
+   * @internal After a training step was submitted: the step counter and the optimizer's
+   * iteration move on in one 16-byte write, ordered before the next step.
+   */
+  advanceStep(): void {
+    this.stepsRun++;
+    this.optimizer!.state.set({ step: this.stepsRun, iteration: this.optimizer!.state.iteration + 1 });
   }
 
   add(layer: Layer): void {
@@ -142,6 +161,7 @@ export class Sequential {
     const where = `model '${this.name}'.compile`;
     this.optimizer?.dispose();
     this.optimizer = resolveOptimizer(optimizer, where);
+    this.optimizer.state.set({ step: this.stepsRun });
     const lossName = snakeToCamel(String(loss)) as LossName;
     if (!lossNames.includes(lossName)) throw new Error(`${where}: unknown loss '${String(loss)}'; expected one of ${lossNames.map((n) => `'${n}'`).join(', ')}`);
     if (!Array.isArray(metrics)) throw new Error(`${where}: metrics must be an array such as ['accuracy'], got ${JSON.stringify(metrics)}`);
@@ -186,7 +206,8 @@ export class Sequential {
   /** Runs the layers: training enables dropout; `logits` stops before a softmax/sigmoid the loss fuses. */
   apply(x: Tensor, { training = false, logits = false } = {}): Tensor {
     let y = x;
-    for (const layer of this.layers) y = layer.call(y, { training, logits, step: () => this.trainSteps });
+    const state = training ? this.optimizer?.state.tensor : undefined;
+    for (const layer of this.layers) y = layer.call(y, { training, logits, state });
     return y;
   }
 
@@ -320,8 +341,7 @@ export class Sequential {
     this.ensureBuilt(x.shape.slice(1));
     const planned = await this.step('train').compile([x, y].map((t) => ({ shape: t.shape, dtype: t.dtype })));
     const profile = await planned.profile([x, y]);
-    this.trainSteps++;
-    this.optimizer!.iterations++;
+    this.advanceStep();
     return profile;
   }
 

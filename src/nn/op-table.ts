@@ -28,12 +28,13 @@ export interface PoolAttrs extends WindowAttrs {
   readonly poolSize: readonly [number, number];
 }
 
-/** An optimizer's update of one parameter: its kernel over [grad, param, ...state], built for the parameter's size. */
+/**
+ * An optimizer's update of one parameter: its kernel over [step state, grad, param, ...slots],
+ * built for the parameter's size. The learning rate and iteration come from the step state.
+ */
 export interface UpdateAttrs {
   readonly name: string;
   readonly kernel: (size: number, limits: KernelLimits) => Kernel;
-  /** Uniforms that change every step (Adam's iteration). */
-  readonly uniformsAt?: (size: number, limits: KernelLimits) => ArrayBuffer;
 }
 
 /** The attributes of each op kind; the keys are the op kinds. */
@@ -73,10 +74,11 @@ export interface OpAttrs {
   binaryCrossEntropy: { fromLogits: boolean };
   /** Inputs predictions, labels [B, ...]; outputs loss [B] (mean over the rest) and dloss/dpredictions. */
   meanSquaredError: object;
-  /** The mask comes from (seed, step(), index); `step` is read when each run is submitted. */
-  dropout: { rate: number; seed: number; step: () => number };
-  dropoutGrad: { rate: number; seed: number; step: () => number };
-  /** In place: inputs grad, param, ...state; no outputs. */
+  /** Inputs x, step state (int32 [4]); the mask comes from (seed ^ run seed, step, index), read from the state as each run executes. */
+  dropout: { rate: number; seed: number };
+  /** Inputs dy, the forward pass's step state. */
+  dropoutGrad: { rate: number; seed: number };
+  /** In place: inputs step state, grad, param, ...slots; no outputs. */
   update: UpdateAttrs;
   /** In place: inputs predictions, labels, per-example loss, accumulator [4]; no outputs. */
   metrics: { labels: 'sparse' | 'onehot' | 'binary'; threshold?: number };
@@ -98,8 +100,8 @@ const f32 = (shape: readonly number[]): Shaped => ({ shape, dtype: 'float32' });
 const sameShape = (i: number) => (inputs: readonly Tensor[]): Shaped[] => [{ shape: inputs[i].shape, dtype: inputs[i].dtype }];
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
-function one(kernel: Kernel, args: readonly (Tensor | Scratch)[], uniformsAt?: () => ArrayBuffer): Dispatch[] {
-  return [{ kernel, args, uniformsAt }];
+function one(kernel: Kernel, args: readonly (Tensor | Scratch)[]): Dispatch[] {
+  return [{ kernel, args }];
 }
 
 /** The rule of ops whose gradient nothing needs (the backward passes themselves, updates). */
@@ -387,26 +389,19 @@ export const opTable = {
   },
   dropout: {
     outputs: sameShape(0),
-    lower: ({ inputs: [x], outputs: [y], attrs: { rate, seed, step } }, limits) => {
-      const build = () => dropoutForward({ size: x.size, rate, seed, step: step() >>> 0, limits });
-      return one(build(), [x, y], () => build().uniforms!);
-    },
-    grad: ([dy], { attrs }) => [dy ? ops.dropoutGrad(dy, attrs) : null],
+    lower: ({ inputs: [x, state], outputs: [y], attrs: { rate, seed } }, limits) =>
+      one(dropoutForward({ size: x.size, rate, seed, limits }), [state, x, y]),
+    grad: ([dy], { inputs: [, state], attrs }) => [dy ? ops.dropoutGrad(dy, state, attrs) : null, null],
   },
   dropoutGrad: {
     outputs: sameShape(0),
-    lower: ({ inputs: [dy], outputs: [dx], attrs: { rate, seed, step } }, limits) => {
-      const build = () => dropoutBackward({ size: dy.size, rate, seed, step: step() >>> 0, limits });
-      return one(build(), [dy, dx], () => build().uniforms!);
-    },
+    lower: ({ inputs: [dy, state], outputs: [dx], attrs: { rate, seed } }, limits) =>
+      one(dropoutBackward({ size: dy.size, rate, seed, limits }), [state, dy, dx]),
     grad: notDifferentiable('dropoutGrad'),
   },
   update: {
     outputs: () => [],
-    lower: ({ inputs, attrs }, limits) => {
-      const n = inputs[1].size;
-      return one(attrs.kernel(n, limits), inputs, attrs.uniformsAt && (() => attrs.uniformsAt!(n, limits)));
-    },
+    lower: ({ inputs, attrs }, limits) => one(attrs.kernel(inputs[2].size, limits), inputs),
     grad: notDifferentiable('an optimizer update'),
   },
   metrics: {

@@ -3,13 +3,15 @@
 // step); the same functions write the gradient rules in op-table.ts.
 
 import { runtime } from '../gpu/device.js';
+import type { Runtime } from '../gpu/runtime.js';
 import type { Activation } from '../shaders/activation.js';
 import { activationNames } from '../shaders/activation.js';
 import { type BinaryOp, broadcastShapes, type UnaryOp } from '../shaders/elementwise.js';
 import type { Padding } from '../shaders/window.js';
 import { apply, constantValue } from './graph.js';
 import type { OpAttrs, PoolAttrs, WindowAttrs } from './op-table.js';
-import { type DType, Tensor } from './tensor.js';
+import { mix32 } from './random.js';
+import { type DType, Tensor, tensor } from './tensor.js';
 
 export type Operand = Tensor | number;
 
@@ -262,6 +264,8 @@ export function mean(x: Tensor, axis?: number | number[] | null, keepDims = fals
 }
 
 let dropoutCalls = 0;
+/** The step state eager dropout reads: step 0, run seed 0, one per device (each call varies its own seed instead). */
+const eagerStates = new WeakMap<Runtime, Tensor>();
 
 /** Inverted dropout, as tf.dropout: each element is zeroed with probability `rate`, the rest scaled by 1/(1 − rate). */
 export function dropout(x: Tensor, rate: number, seed?: number): Tensor {
@@ -270,13 +274,18 @@ export function dropout(x: Tensor, rate: number, seed?: number): Tensor {
   if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new Error(`sf.dropout: rate must be a number in [0, 1), got ${rate}`);
   const s = seed ?? Math.floor(Math.random() * 2 ** 32);
   if (!Number.isInteger(s) || s < 0 || s >= 2 ** 32) throw new Error(`sf.dropout: seed must be an integer in [0, 2³²), got ${seed}`);
-  const step = dropoutCalls++;
-  return dropoutWith(x, { rate, seed: s, step: () => step });
+  let state = eagerStates.get(x.runtime);
+  if (!state || state.isDisposed) {
+    state = tensor(new Int32Array(4), [4], 'int32');
+    eagerStates.set(x.runtime, state);
+  }
+  // Each call draws a new mask, as before: the call count is mixed into the seed.
+  return dropoutWith(x, { rate, seed: mix32(s, dropoutCalls++) }, state);
 }
 
-/** @internal Dropout whose step comes from a training loop's counter. */
-export function dropoutWith(x: Tensor, attrs: OpAttrs['dropout']): Tensor {
-  return apply('dropout', [x], attrs)[0];
+/** @internal Dropout whose step and run seed come from a step state (int32 [4], see src/nn/step-state.ts). */
+export function dropoutWith(x: Tensor, attrs: OpAttrs['dropout'], state: Tensor): Tensor {
+  return apply('dropout', [x, state], attrs)[0];
 }
 
 // The backward ops that gradient rules call; users reach them through sf.grads.
@@ -291,7 +300,7 @@ export const conv2dBackpropFilter = (x: Tensor, dy: Tensor, filterShape: readonl
 export const maxPoolGrad = (dy: Tensor, argmax: Tensor, inputShape: readonly number[], attrs: PoolAttrs): Tensor =>
   apply('maxPoolGrad', [dy, argmax], { ...attrs, inputShape })[0];
 export const avgPoolGrad = (dy: Tensor, inputShape: readonly number[], attrs: PoolAttrs): Tensor => apply('avgPoolGrad', [dy], { ...attrs, inputShape })[0];
-export const dropoutGrad = (dy: Tensor, attrs: OpAttrs['dropoutGrad']): Tensor => apply('dropoutGrad', [dy], attrs)[0];
+export const dropoutGrad = (dy: Tensor, state: Tensor, attrs: OpAttrs['dropoutGrad']): Tensor => apply('dropoutGrad', [dy, state], attrs)[0];
 
 /**
  * @internal Adds a batch to a metrics accumulator [loss sum, correct, count, 0] in place:

@@ -6,25 +6,60 @@ import * as kernels from '../shaders/optimizer.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
 import { apply } from './graph.js';
 import { check } from './ops.js';
+import { StepState } from './step-state.js';
 import { tensor, type Tensor } from './tensor.js';
 
+/** The learning rate an optimizer accepts: a finite number ≥ 0. */
+function checkedLearningRate(name: string, learningRate: unknown): number {
+  if (typeof learningRate !== 'number' || !(Number.isFinite(learningRate) && learningRate >= 0)) {
+    throw new Error(`${name}: learningRate must be a finite number ≥ 0, got ${String(learningRate)}`);
+  }
+  return learningRate;
+}
+
 export abstract class Optimizer {
-  /** Updates applied so far (Keras's `optimizer.iterations`); Adam's bias correction reads it. */
-  iterations = 0;
+  /**
+   * The learning rate and the next iteration as the update kernels read them: a step state on
+   * the GPU, written when either changes. A compiled training step reads its step counter (for
+   * dropout) from here too.
+   */
+  readonly state: StepState;
   private readonly slots = new Map<Tensor, Tensor[]>();
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, learningRate: number) {
+    this.state = new StepState({ learningRate: checkedLearningRate(name, learningRate) });
+  }
+
+  /** The learning rate of the next update; setting it (a schedule) is one 16-byte write, no new shader. */
+  get learningRate(): number {
+    return this.state.learningRate;
+  }
+
+  set learningRate(value: number) {
+    this.state.set({ learningRate: checkedLearningRate(this.name, value) });
+  }
+
+  /** Updates applied so far (Keras's `optimizer.iterations`); Adam's bias correction reads it. */
+  get iterations(): number {
+    return this.state.iteration - 1;
+  }
+
+  set iterations(value: number) {
+    if (!Number.isInteger(value) || value < 0) throw new Error(`${this.name}: iterations must be an integer ≥ 0, got ${value}`);
+    this.state.set({ iteration: value + 1 });
+  }
 
   /** How many state tensors of the parameter's shape each parameter needs. */
   protected abstract stateCount(): number;
 
-  /** The update kernel for a parameter of `size` elements, with the current hyperparameters. */
+  /** The update kernel for a parameter of `size` elements, with the optimizer's hyperparameters. */
   protected abstract kernel(size: number, limits: KernelLimits): Kernel;
 
   /**
    * Updates each parameter in place by its gradient. Eagerly the updates run at once and
-   * `iterations` advances; inside a compiled step they are recorded, and the training loop
-   * advances `iterations` after each run (hyperparameters are read when each run is submitted).
+   * `iterations` advances; inside a compiled step they are recorded, and whoever runs the step
+   * advances `iterations` after each run (the learning rate and iteration are read from the
+   * step state when each run executes).
    */
   applyGradients(pairs: readonly (readonly [param: Tensor, grad: Tensor])[]): void {
     let eager = true;
@@ -36,11 +71,7 @@ export abstract class Optimizer {
         throw new Error(`${this.name}.applyGradients: the gradient ${grad.describe()} does not match the parameter ${param.describe()}`);
       }
       eager &&= !grad.isSymbolic;
-      apply('update', [grad, param, ...this.stateOf(param)], {
-        name: this.name,
-        kernel: (size, limits) => this.kernel(size, limits),
-        uniformsAt: (size, limits) => this.kernel(size, limits).uniforms!,
-      });
+      apply('update', [this.state.tensor, grad, param, ...this.stateOf(param)], { name: this.name, kernel: (size, limits) => this.kernel(size, limits) });
     }
     if (eager) this.iterations++;
   }
@@ -55,10 +86,11 @@ export abstract class Optimizer {
     return state;
   }
 
-  /** Frees the state of every parameter. */
+  /** Frees the state of every parameter and the step state. */
   dispose(): void {
     for (const state of this.slots.values()) for (const t of state) t.dispose();
     this.slots.clear();
+    this.state.dispose();
   }
 }
 
@@ -69,16 +101,14 @@ export interface SgdConfig {
 }
 
 export class SGD extends Optimizer {
-  learningRate: number;
   readonly momentum: number;
   readonly nesterov: boolean;
 
   constructor({ learningRate = 0.01, momentum = 0, nesterov = false }: SgdConfig = {}) {
-    super('sgd');
-    this.learningRate = learningRate;
+    super('sgd', learningRate);
     this.momentum = momentum;
     this.nesterov = nesterov;
-    kernels.sgd({ size: 1, learningRate, momentum, nesterov }); // checks the settings now
+    kernels.sgd({ size: 1, momentum, nesterov }); // checks the settings now
   }
 
   protected stateCount(): number {
@@ -86,7 +116,7 @@ export class SGD extends Optimizer {
   }
 
   protected kernel(size: number, limits: KernelLimits): Kernel {
-    return kernels.sgd({ size, learningRate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov, limits });
+    return kernels.sgd({ size, momentum: this.momentum, nesterov: this.nesterov, limits });
   }
 }
 
@@ -99,14 +129,12 @@ export interface RmspropConfig {
 }
 
 export class RMSprop extends Optimizer {
-  learningRate: number;
   readonly config: Required<Omit<RmspropConfig, 'learningRate'>>;
 
   constructor({ learningRate = 0.001, rho = 0.9, momentum = 0, epsilon = 1e-7, centered = false }: RmspropConfig = {}) {
-    super('rmsprop');
-    this.learningRate = learningRate;
+    super('rmsprop', learningRate);
     this.config = { rho, momentum, epsilon, centered };
-    kernels.rmsprop({ size: 1, learningRate, ...this.config });
+    kernels.rmsprop({ size: 1, ...this.config });
   }
 
   protected stateCount(): number {
@@ -114,7 +142,7 @@ export class RMSprop extends Optimizer {
   }
 
   protected kernel(size: number, limits: KernelLimits): Kernel {
-    return kernels.rmsprop({ size, learningRate: this.learningRate, ...this.config, limits });
+    return kernels.rmsprop({ size, ...this.config, limits });
   }
 }
 
@@ -127,14 +155,12 @@ export interface AdamConfig {
 }
 
 export class Adam extends Optimizer {
-  learningRate: number;
   readonly config: Required<Omit<AdamConfig, 'learningRate'>>;
 
   constructor({ learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false }: AdamConfig = {}) {
-    super('adam');
-    this.learningRate = learningRate;
+    super('adam', learningRate);
     this.config = { beta1, beta2, epsilon, amsgrad };
-    kernels.adam({ size: 1, learningRate, iteration: 1, ...this.config });
+    kernels.adam({ size: 1, ...this.config });
   }
 
   protected stateCount(): number {
@@ -142,7 +168,7 @@ export class Adam extends Optimizer {
   }
 
   protected kernel(size: number, limits: KernelLimits): Kernel {
-    return kernels.adam({ size, learningRate: this.learningRate, iteration: this.iterations + 1, ...this.config, limits });
+    return kernels.adam({ size, ...this.config, limits });
   }
 }
 

@@ -4,18 +4,21 @@
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
 import { linearKernel, type UniformField } from './preamble.js';
 import { checkCount } from './reduce.js';
+import { stepStateBuffer, stepStateWgsl } from './step-state.js';
 
 /**
- * One invocation per parameter: `grads` is read, `params` and every state buffer are updated in
- * place ('write' bindings). The learning rate and step are uniforms `p`, and so are the
- * hyperparameters and the size, so every setting and every parameter of a model share one
- * pipeline per binding layout (CPU drivers compile each pipeline when it first runs).
+ * One invocation per parameter: the step state (learning rate `lr`, iteration `t`) and `grads`
+ * are read, `params` and every state buffer are updated in place ('write' bindings). The
+ * hyperparameters and the size are uniforms `p`, so every setting and every parameter of a model
+ * share one pipeline per binding layout (CPU drivers compile each pipeline when it first runs),
+ * and a new learning rate or step is a write to the step state, never a new shader.
  */
 function updateKernel(name: string, size: number, limits: KernelLimits, state: string[], fields: UniformField[], body: string, functions = ''): Kernel {
   return linearKernel({
     name, count: size, limits, countUniform: true,
-    buffers: [['grads', 'read', 'f32'], ...['params', ...state].map((b) => [b, 'write', 'f32'] as const)],
-    fields, functions, body: `  let g = grads[i];\n${body}`,
+    buffers: [stepStateBuffer, ['grads', 'read', 'f32'], ...['params', ...state].map((b) => [b, 'write', 'f32'] as const)],
+    fields, functions,
+    body: `  let g = grads[i];\n  let lr = ${stepStateWgsl.learningRate};\n  let t = ${stepStateWgsl.iteration};\n${body}`,
   });
 }
 
@@ -26,7 +29,7 @@ function checkRange(kernel: string, name: string, value: number, lo: number, hi:
   }
 }
 
-function checkLearningRate(kernel: string, learningRate: number): void {
+export function checkLearningRate(kernel: string, learningRate: number): void {
   if (!(Number.isFinite(learningRate) && learningRate >= 0)) {
     throw new Error(`${kernel}: learningRate must be a finite number ≥ 0, got ${learningRate}`);
   }
@@ -34,8 +37,6 @@ function checkLearningRate(kernel: string, learningRate: number): void {
 
 export interface SgdParams {
   size: number;
-  /** The step's learning rate (a uniform: schedules change it without a new pipeline). Keras default 0.01. */
-  learningRate?: number;
   /** In [0, 1]; 0 is plain gradient descent and needs no velocity buffer. */
   momentum?: number;
   nesterov?: boolean;
@@ -45,26 +46,23 @@ export interface SgdParams {
 /**
  * Stochastic gradient descent. With momentum: v = momentum·v − lr·g, then p += v, or with
  * Nesterov p += momentum·v − lr·g (the look-ahead step, with the new v). Without: p −= lr·g.
- * Bindings: grads, params, velocity (only when momentum > 0), uniforms (lr, momentum).
+ * Bindings: step state (lr), grads, params, velocity (only when momentum > 0), uniforms (momentum).
  */
-export function sgd({ size, learningRate = 0.01, momentum = 0, nesterov = false, limits = defaultLimits }: SgdParams): Kernel {
+export function sgd({ size, momentum = 0, nesterov = false, limits = defaultLimits }: SgdParams): Kernel {
   checkCount('sgd', 'size', size);
-  checkLearningRate('sgd', learningRate);
   checkRange('sgd', 'momentum', momentum, 0, 1, true);
   if (momentum === 0) {
-    return updateKernel('sgd', size, limits, [], [['lr', 'f32', learningRate]], '  params[i] -= p.lr * g;');
+    return updateKernel('sgd', size, limits, [], [], '  params[i] -= lr * g;');
   }
-  const body = /* wgsl */ `  let v = p.momentum * velocity[i] - p.lr * g;
+  const body = /* wgsl */ `  let v = p.momentum * velocity[i] - lr * g;
   velocity[i] = v;
-  params[i] += ${nesterov ? 'p.momentum * v - p.lr * g' : 'v'};`;
-  const fields: UniformField[] = [['lr', 'f32', learningRate], ['momentum', 'f32', momentum]];
+  params[i] += ${nesterov ? 'p.momentum * v - lr * g' : 'v'};`;
+  const fields: UniformField[] = [['momentum', 'f32', momentum]];
   return updateKernel(nesterov ? 'sgd_nesterov' : 'sgd_momentum', size, limits, ['velocity'], fields, body);
 }
 
 export interface RmspropParams {
   size: number;
-  /** Keras default 0.001. */
-  learningRate?: number;
   rho?: number;
   epsilon?: number;
   momentum?: number;
@@ -81,17 +79,16 @@ export interface RmspropParams {
  *   momentum > 0: m = momentum·m + increment, p −= m; else p −= increment.
  * (Keras 2 and TF.js differ only in details of eps; the centered denominator estimates the
  * gradient's variance, since a and mg are moving averages of g² and g.)
- * Bindings: grads, params, velocity a, momentum m (when momentum > 0), average gradient mg
- * (when centered), uniforms — the order Keras creates these variables in.
+ * Bindings: step state (lr), grads, params, velocity a, momentum m (when momentum > 0),
+ * average gradient mg (when centered) — the order Keras creates these variables in — uniforms.
  */
-export function rmsprop({ size, learningRate = 0.001, rho = 0.9, epsilon = 1e-7, momentum = 0, centered = false, limits = defaultLimits }: RmspropParams): Kernel {
+export function rmsprop({ size, rho = 0.9, epsilon = 1e-7, momentum = 0, centered = false, limits = defaultLimits }: RmspropParams): Kernel {
   checkCount('rmsprop', 'size', size);
-  checkLearningRate('rmsprop', learningRate);
   checkRange('rmsprop', 'rho', rho, 0, 1);
   checkRange('rmsprop', 'epsilon', epsilon, 0, Infinity);
   checkRange('rmsprop', 'momentum', momentum, 0, 1, true);
   const state = ['velocity', ...(momentum > 0 ? ['momentum'] : []), ...(centered ? ['average_grad'] : [])];
-  const fields: UniformField[] = [['lr', 'f32', learningRate], ['rho', 'f32', rho], ['epsilon', 'f32', epsilon], ['momentum', 'f32', momentum]];
+  const fields: UniformField[] = [['rho', 'f32', rho], ['epsilon', 'f32', epsilon], ['momentum', 'f32', momentum]];
   const body = /* wgsl */ `  let a = p.rho * velocity[i] + (1.0 - p.rho) * g * g;
   velocity[i] = a;
 ${centered
@@ -99,7 +96,7 @@ ${centered
   average_grad[i] = mg;
   let denom = a - mg * mg + p.epsilon;`
     : '  let denom = a + p.epsilon;'}
-  let increment = p.lr * g / sqrt(denom);
+  let increment = lr * g / sqrt(denom);
 ${momentum > 0
     ? `  let m = p.momentum * momentum[i] + increment;
   momentum[i] = m;
@@ -111,10 +108,6 @@ ${momentum > 0
 
 export interface AdamParams {
   size: number;
-  /** Keras default 0.001. */
-  learningRate?: number;
-  /** The 1-based iteration number of this update, for the bias corrections. */
-  iteration: number;
   beta1?: number;
   beta2?: number;
   epsilon?: number;
@@ -130,18 +123,15 @@ export interface AdamParams {
  * 1 − b^t is computed as −expm1(t·ln b): the host passes ln b in float64, and a short series
  * replaces 1 − exp(x) for small |x|, where float32 would cancel digits away
  * (1 − 0.999 in float32 keeps about 4 of its 7).
- * Bindings: grads, params, m, v, v̂ (only with amsgrad), uniforms (lr, t, hyperparameters).
+ * Bindings: step state (lr, the 1-based iteration t), grads, params, m, v, v̂ (only with
+ * amsgrad), uniforms (hyperparameters).
  */
-export function adam({ size, learningRate = 0.001, iteration, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false, limits = defaultLimits }: AdamParams): Kernel {
+export function adam({ size, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false, limits = defaultLimits }: AdamParams): Kernel {
   checkCount('adam', 'size', size);
-  checkCount('adam', 'iteration', iteration);
-  checkLearningRate('adam', learningRate);
   checkRange('adam', 'beta1', beta1, 0, 1);
   checkRange('adam', 'beta2', beta2, 0, 1);
   checkRange('adam', 'epsilon', epsilon, 0, Infinity);
   const fields: UniformField[] = [
-    ['lr', 'f32', learningRate],
-    ['t', 'f32', iteration],
     ['beta1', 'f32', beta1],
     ['beta2', 'f32', beta2],
     // ln 0 is −∞, which WGSL arithmetic need not honour; −80 gives 1 − e^(−80·t) = 1 just the same.
@@ -149,7 +139,7 @@ export function adam({ size, learningRate = 0.001, iteration, beta1 = 0.9, beta2
     ['log_beta2', 'f32', Math.max(Math.log(beta2), -80)],
     ['epsilon', 'f32', epsilon],
   ];
-  const body = /* wgsl */ `  let alpha = p.lr * sqrt(one_minus_exp(p.t * p.log_beta2)) / one_minus_exp(p.t * p.log_beta1);
+  const body = /* wgsl */ `  let alpha = lr * sqrt(one_minus_exp(t * p.log_beta2)) / one_minus_exp(t * p.log_beta1);
   let m = p.beta1 * moment[i] + (1.0 - p.beta1) * g;
   moment[i] = m;
   let v = p.beta2 * velocity[i] + (1.0 - p.beta2) * g * g;

@@ -8,6 +8,7 @@ import { defaultLimits } from './kernel.js';
 import {
   boxMuller, dropoutBackward, dropoutForward, dropoutThreshold, glorotUniform, hashU32, randomNormal, randomUniform, randomUnit,
 } from './random.js';
+import { packStepState } from './step-state.js';
 
 const seed = freshSeed();
 
@@ -47,14 +48,16 @@ describe(`dropout (seed ${seed})`, () => {
   const rate = 0.3;
   const keeps = (s: number, step: number, i: number) => hashU32(s, step, i) >>> 8 >= dropoutThreshold(rate);
   const scale = Math.fround(1 / (1 - rate));
+  /** The step state of training step `step` (run seed 0, so masks depend on the layer's seed alone). */
+  const atStep = (step: number) => packStepState({ step, seed: 0, learningRate: 0, iteration: 1 });
 
   it('matches the TypeScript twin bit for bit at sizes 1, 7 and 1009, and backward uses the same mask', async () => {
     for (const size of [1, 7, 1009]) {
       const x = hostUniform(size, seed + size, 0.5, 2); // nonzero, so a zero means dropped
       const dy = hostUniform(size, seed + size + 1, -2, 2);
       const step = 17 + size;
-      const [y] = await runKernel(dropoutForward({ size, rate, seed, step }), [x], [{ size }]);
-      const [dx] = await runKernel(dropoutBackward({ size, rate, seed, step }), [dy], [{ size }]);
+      const [y] = await runKernel(dropoutForward({ size, rate, seed }), [atStep(step), x], [{ size }]);
+      const [dx] = await runKernel(dropoutBackward({ size, rate, seed }), [atStep(step), dy], [{ size }]);
       // Float32 products are correctly rounded, so the GPU must agree exactly.
       expectAllClose(y, Array.from(x, (v, i) => (keeps(seed, step, i) ? Math.fround(v * scale) : 0)), { rtol: 0, atol: 0 });
       expectAllClose(dx, Array.from(dy, (v, i) => (keeps(seed, step, i) ? Math.fround(v * scale) : 0)), { rtol: 0, atol: 0 });
@@ -65,8 +68,8 @@ describe(`dropout (seed ${seed})`, () => {
     const size = 100_003;
     const x = new Float32Array(size).fill(1);
     const [a, b] = await runKernel(
-      [dropoutForward({ size, rate, seed, step: 0 }), dropoutForward({ size, rate, seed, step: 1 })],
-      [x], [{ size }, { size }], [[0, 1], [0, 2]],
+      [dropoutForward({ size, rate, seed }), dropoutForward({ size, rate, seed })],
+      [atStep(0), atStep(1), x], [{ size }, { size }], [[0, 2, 3], [1, 2, 4]],
     );
     const keptA = a.filter((v) => v !== 0).length / size;
     // Kept count is Binomial(n, 1 − rate): standard deviation sqrt(rate·(1 − rate)/n) ≈ 0.00145; bound 5σ.
@@ -81,15 +84,15 @@ describe(`dropout (seed ${seed})`, () => {
     const size = 5003;
     const x = hostUniform(size, seed + 9);
     const limits = { ...defaultLimits, maxComputeWorkgroupsPerDimension: 5 };
-    const kernel = dropoutForward({ size, rate: 0, seed, step: 2, limits });
+    const kernel = dropoutForward({ size, rate: 0, seed, limits });
     expect(kernel.dispatch[1]).toBeGreaterThan(1);
-    const [y] = await runKernel(kernel, [x], [{ size }]);
+    const [y] = await runKernel(kernel, [atStep(2), x], [{ size }]);
     expectAllClose(y, x, { rtol: 0, atol: 0 });
   });
 
   it('rejects a rate outside [0, 1) and a seed that is not a u32', () => {
-    expect(() => dropoutForward({ size: 4, rate: 1, seed: 0, step: 0 })).toThrow(/rate must be in \[0, 1\), got 1/);
-    expect(() => dropoutBackward({ size: 4, rate: 0.5, seed: -1, step: 0 })).toThrow(/seed must be an integer in \[0, 2\^32\), got -1/);
+    expect(() => dropoutForward({ size: 4, rate: 1, seed: 0 })).toThrow(/rate must be in \[0, 1\), got 1/);
+    expect(() => dropoutBackward({ size: 4, rate: 0.5, seed: -1 })).toThrow(/seed must be an integer in \[0, 2\^32\), got -1/);
   });
 });
 

@@ -4,6 +4,7 @@
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
 import { linearKernel, type UniformField } from './preamble.js';
 import { checkCount } from './reduce.js';
+import { stepStateBuffer, stepStateWgsl } from './step-state.js';
 
 /**
  * WGSL random functions, for any kernel to include after the preamble. `pcg_hash` is the PCG
@@ -70,26 +71,26 @@ export interface DropoutParams {
   rate: number;
   /** Any u32; one per layer, so two dropout layers draw different masks. */
   seed: number;
-  /** The training step (any u32): each step draws a new mask. */
-  step: number;
   limits?: KernelLimits;
 }
 
-function dropoutKernel(name: string, { size, rate, seed, step, limits = defaultLimits }: DropoutParams, input: string, output: string): Kernel {
+/**
+ * The mask of element i at a step is random_u32(seed ^ run seed, step, i): the step and the run
+ * seed come from the step state, so every step of a run shares one pipeline and one bind group.
+ */
+function dropoutKernel(name: string, { size, rate, seed, limits = defaultLimits }: DropoutParams, input: string, output: string): Kernel {
   checkCount(name, 'size', size);
   if (!(rate >= 0 && rate < 1)) throw new Error(`${name}: rate must be in [0, 1), got ${rate}`);
   checkU32(name, 'seed', seed);
-  checkU32(name, 'step', step);
   const fields: UniformField[] = [
     ['seed', 'u32', seed],
-    ['step', 'u32', step],
     ['threshold', 'u32', dropoutThreshold(rate)],
     ['scale', 'f32', 1 / (1 - rate)],
   ];
-  const body = /* wgsl */ `  let keep = (random_u32(p.seed, p.step, i) >> 8u) >= p.threshold;
+  const body = /* wgsl */ `  let keep = (random_u32(p.seed ^ ${stepStateWgsl.seed}, ${stepStateWgsl.step}, i) >> 8u) >= p.threshold;
   ${output}[i] = select(0.0, ${input}[i] * p.scale, keep);`;
   return linearKernel({
-    name, count: size, limits, buffers: [[input, 'read', 'f32'], [output, 'write', 'f32']],
+    name, count: size, limits, buffers: [stepStateBuffer, [input, 'read', 'f32'], [output, 'write', 'f32']],
     fields, functions: randomWgsl, body,
   });
 }
@@ -97,7 +98,7 @@ function dropoutKernel(name: string, { size, rate, seed, step, limits = defaultL
 /**
  * Inverted dropout, as Keras: y = x / (1 − rate) where kept (probability 1 − rate), else 0, so
  * the expected activation is unchanged and inference needs no rescaling.
- * Bindings: x, y, params (seed, step).
+ * Bindings: step state (step, run seed), x, y, params (seed).
  */
 export function dropoutForward(params: DropoutParams): Kernel {
   return dropoutKernel('dropout_forward', params, 'x', 'y');
@@ -105,8 +106,8 @@ export function dropoutForward(params: DropoutParams): Kernel {
 
 /**
  * dx = dy / (1 − rate) where forward kept the element, else 0. The mask is regenerated from the
- * same (seed, step, index), so it must be given the forward pass's seed and step.
- * Bindings: dy, dx, params.
+ * same (seed, step, index), so it must be given the forward pass's seed and step state.
+ * Bindings: step state, dy, dx, params.
  */
 export function dropoutBackward(params: DropoutParams): Kernel {
   return dropoutKernel('dropout_backward', params, 'dy', 'dx');
