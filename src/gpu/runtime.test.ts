@@ -7,6 +7,7 @@ import { binaryScalar } from '../shaders/elementwise.js';
 import type { Kernel } from '../shaders/kernel.js';
 import { runtime } from './device.js';
 import { sizeClass, storageUsage } from './pool.js';
+import { Plan } from './scheduler.js';
 
 beforeAll(async () => {
   await sf.ready();
@@ -69,6 +70,54 @@ describe('validation errors', () => {
     expect(() => rt.dispatch(binaryScalar({ op: 'add', dtype: 'float32', size: 4, scalar: 1 }), [])).toThrow(
       "Kernel 'add_scalar' binds 2 storage buffers, got 0",
     );
+  });
+});
+
+describe('copies', () => {
+  it('copy between offsets in order with the work around it, and a later write waits for them', async () => {
+    const rt = runtime();
+    const [a, b] = [rt.allocate(16, 'a', storageUsage), rt.allocate(16, 'b', storageUsage)];
+    rt.write(a, new Float32Array([1, 2, 3, 4]));
+    rt.write(b, new Float32Array([0, 0, 0, 0]));
+    rt.copy(a, 4, b, 8, 8, 'test copy');
+    rt.copy(a, 0, b, 0, 0, 'empty copy');
+    // queue.writeBuffer runs ahead of unsubmitted commands: without a flush first, b would get 9s.
+    rt.write(a, new Float32Array([9, 9, 9, 9]));
+    expect(Array.from(new Float32Array(await rt.read(b, 16)))).toEqual([0, 0, 2, 3]);
+    rt.release(a);
+    rt.release(b);
+  });
+});
+
+describe('bind groups', () => {
+  const add = binaryScalar({ op: 'add', dtype: 'float32', size: 4, scalar: 1 });
+
+  it('refuse a uniform binding without uniforms, eagerly and in a plan', () => {
+    const rt = runtime();
+    const noUniforms = { ...add, uniforms: undefined };
+    const [a, b] = [rt.allocate(16, 'a', storageUsage), rt.allocate(16, 'b', storageUsage)];
+    expect(() => rt.dispatch(noUniforms, [a, b])).toThrow("Kernel 'add_scalar' declares a uniform binding but no uniforms");
+    const plan = new Plan(rt, { buffers: [{ bytes: 16, label: 'x', role: 'input' }, { bytes: 16, label: 'y', role: 'output' }], steps: [{ kernel: noUniforms, args: [0, 1] }] }, 'p');
+    expect(() => plan.run()).toThrow("Kernel 'add_scalar' declares a uniform binding but no uniforms");
+    plan.dispose();
+    rt.release(a);
+    rt.release(b);
+  });
+
+  it('in a plan, check the number of buffers a kernel binds', () => {
+    const plan = new Plan(runtime(), { buffers: [{ bytes: 16, label: 'x', role: 'input' }], steps: [{ kernel: add, args: [0] }] }, 'p');
+    expect(() => plan.run()).toThrow("p: kernel 'add_scalar' binds 2 storage buffers, the program gives 1");
+    plan.dispose();
+  });
+
+  it('a plan binds its uniforms once and runs like the eager dispatch', async () => {
+    const rt = runtime();
+    const plan = new Plan(rt, { buffers: [{ bytes: 16, label: 'x', role: 'input' }, { bytes: 16, label: 'y', role: 'output' }], steps: [{ kernel: add, args: [0, 1] }] }, 'p');
+    plan.write(0, new Float32Array([1, 2, 3, 4]));
+    plan.run();
+    plan.run();
+    expect(Array.from(new Float32Array(await rt.read(plan.buffer(1), 16)))).toEqual([2, 3, 4, 5]);
+    plan.dispose();
   });
 });
 

@@ -3,6 +3,7 @@
 // (validation, out-of-memory, WGSL compilation, device loss) into thrown Errors with context.
 
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
+import { bindKernel, storageBindingCount } from './bind.js';
 import { PipelineCache } from './pipelines.js';
 import { BufferPool, BufferUsage } from './pool.js';
 
@@ -148,41 +149,45 @@ export class Runtime {
    */
   encode(encode: (encoder: GPUCommandEncoder) => void, name: string): void {
     encode(this.currentEncoder());
-    if (this.encodedKernels.length < 8) this.encodedKernels.push(name);
+    this.noteEncoded(name);
+  }
+
+  /**
+   * Encodes a copy of `bytes` bytes from `source` to `target` into the shared encoder, in order
+   * with the dispatches around it; `name` labels it in error messages like a kernel's.
+   */
+  copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number, name: string): void {
+    if (bytes === 0) return;
+    this.currentEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+    this.usedByOpenEncoder.add(source);
+    this.usedByOpenEncoder.add(target);
+    this.noteEncoded(name);
   }
 
   /** Encodes one dispatch of `kernel` over `buffers` (its storage bindings, in order). */
   dispatch(kernel: Kernel, buffers: readonly GPUBuffer[]): void {
     this.check();
-    const storage = kernel.bindings.filter((b) => b !== 'uniform').length;
+    const storage = storageBindingCount(kernel);
     if (buffers.length !== storage) {
       throw new Error(`Kernel '${kernel.name}' binds ${storage} storage buffers, got ${buffers.length}`);
     }
     if (kernel.dispatch.some((n) => n === 0)) return;
     const encoder = this.currentEncoder();
-    const { pipeline, layout } = this.pipelines.get(kernel);
     for (const buffer of buffers) this.usedByOpenEncoder.add(buffer);
-    const entries: GPUBindGroupEntry[] = [];
-    let next = 0;
-    kernel.bindings.forEach((kind, binding) => {
-      if (kind !== 'uniform') {
-        entries.push({ binding, resource: { buffer: buffers[next++] } });
-        return;
-      }
-      if (!kernel.uniforms) throw new Error(`Kernel '${kernel.name}' declares a uniform binding but no uniforms`);
-      const params = this.pool.acquire(kernel.uniforms.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${kernel.name} params`);
-      this.device.queue.writeBuffer(params, 0, kernel.uniforms);
-      this.releaseAfterSubmit.push(params);
-      entries.push({ binding, resource: { buffer: params } });
-    });
-    const bindGroup = this.device.createBindGroup({ label: kernel.name, layout, entries });
+    const { pipeline, bindGroup, uniformBuffer } = bindKernel(this, kernel, buffers.map((buffer) => ({ buffer })));
+    if (uniformBuffer) this.releaseAfterSubmit.push(uniformBuffer);
     const pass = encoder.beginComputePass({ label: kernel.name });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(...kernel.dispatch);
     pass.end();
-    if (this.encodedKernels.length < 8) this.encodedKernels.push(kernel.name);
+    this.noteEncoded(kernel.name);
     if (this.encodedKernels.length >= maxDispatchesPerSubmit) void this.flush();
+  }
+
+  /** Keeps the first few names of the open encoder's work for its error messages. */
+  private noteEncoded(name: string): void {
+    if (this.encodedKernels.length < 8) this.encodedKernels.push(name);
   }
 
   /**

@@ -3,6 +3,7 @@
 // made once, and which each run encodes into one command buffer and submits without waiting.
 
 import type { Kernel } from '../shaders/kernel.js';
+import { bindKernel, storageBindingCount } from './bind.js';
 import { BufferUsage, sizeClass, storageUsage } from './pool.js';
 import type { Runtime } from './runtime.js';
 
@@ -306,27 +307,18 @@ export class Plan {
   }
 
   private prepare(): PreparedStep[] {
-    const device = this.runtime.device;
     return this.program.steps.map((step) => {
       if ('copy' in step) {
         const [from, to] = step.copy.map((k) => this.binding(k));
         return { copy: [from, to] as const, bytes: step.bytes };
       }
       const { kernel } = step;
-      const { pipeline, layout } = this.runtime.pipelines.get(kernel);
-      let next = 0;
-      const entries = kernel.bindings.map((kind, binding): GPUBindGroupEntry => {
-        if (kind !== 'uniform') return { binding, resource: this.binding(step.args[next++]) };
-        if (!kernel.uniforms) throw new Error(`Kernel '${kernel.name}' declares a uniform binding but no uniforms`);
-        const uniformBuffer = this.runtime.pool.acquire(kernel.uniforms.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${kernel.name} params`);
-        this.uniformBuffers.push(uniformBuffer);
-        device.queue.writeBuffer(uniformBuffer, 0, kernel.uniforms);
-        return { binding, resource: { buffer: uniformBuffer } };
-      });
-      if (next !== step.args.length) {
-        throw new Error(`${this.label}: kernel '${kernel.name}' binds ${next} storage buffers, the program gives ${step.args.length}`);
+      const storage = storageBindingCount(kernel);
+      if (storage !== step.args.length) {
+        throw new Error(`${this.label}: kernel '${kernel.name}' binds ${storage} storage buffers, the program gives ${step.args.length}`);
       }
-      const bindGroup = device.createBindGroup({ label: kernel.name, layout, entries });
+      const { pipeline, bindGroup, uniformBuffer } = bindKernel(this.runtime, kernel, step.args.map((k) => this.binding(k)));
+      if (uniformBuffer) this.uniformBuffers.push(uniformBuffer);
       return { kernel, pipeline, bindGroup };
     });
   }

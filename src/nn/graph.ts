@@ -110,7 +110,7 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
   const rt = outputs[0]?.runtime ?? runtime();
   if (def.alias) {
     const [from, to] = [inputs[0], outputs[0]];
-    if (to.size) rt.encode((encoder) => encoder.copyBufferToBuffer(from.buffer, 0, to.buffer, 0, to.size * 4), kind);
+    if (to.size) rt.copy(from.buffer, 0, to.buffer, 0, to.size * 4, kind);
     return outputs;
   }
   const scratch = new Map<Scratch, GPUBuffer>();

@@ -36,7 +36,7 @@ export class PlannedStep {
     values.forEach((v, k) => {
       const target = this.plan.buffer(this.inputs[k]);
       if (v instanceof Tensor) {
-        if (v.size) rt.encode((encoder) => encoder.copyBufferToBuffer(v.buffer, 0, target, 0, v.size * 4), 'input copy');
+        if (v.size) rt.copy(v.buffer, 0, target, 0, v.size * 4, 'input copy');
       } else {
         rt.write(target, v);
       }
