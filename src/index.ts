@@ -13,12 +13,14 @@ export * as losses from './nn/losses.js';
 export { grad, grads, valueAndGrad, valueAndGrads } from './nn/autodiff.js';
 export { compile, CompiledStep, PlannedStep, type InputSpec } from './nn/step.js';
 export { optimizers, Optimizer, SGD, RMSprop, Adam } from './nn/optimizers.js';
-export { layers, Layer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout } from './nn/layers.js';
+export { layers, Layer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout } from './nn/layers/index.js';
 export { initializers, type Initializer } from './nn/initializers.js';
 export { sequential, Sequential, type CompileArgs } from './nn/model.js';
-export { loadModel, type IOHandler, type ModelArtifacts } from './nn/model-io.js';
+export { loadModel } from './nn/io/load.js';
+export type { IOHandler, ModelArtifacts } from './nn/io/handlers.js';
 export { data, datasets } from './data/index.js';
-export { callbacks, History, type Callback, type FitArgs, type Logs } from './nn/fit.js';
+export { callbacks, History, type Callback, type Logs } from './nn/training/callbacks.js';
+export type { FitArgs } from './nn/training/fit.js';
 
 import { fusedConv2d, fusedMatMul } from './nn/ops.js';
 /** Ops with a fused bias and activation, as tf.fused. */

@@ -7,59 +7,32 @@ import type { Profile } from '../gpu/scheduler.js';
 import { gradients } from './autodiff.js';
 import { activeTrace } from './graph.js';
 import { lossPerExample } from './losses.js';
-import { Dense, Layer, type LayerActivation } from './layers.js';
-import { accumulateMetrics, gather, mean, reshape } from './ops.js';
-import { Optimizer, optimizers } from './optimizers.js';
-import { type BatchSource, evaluate, fit, type FitArgs, type History } from './fit.js';
-import { type IOHandler, saveModel } from './model-io.js';
+import { Layer, type LayerActivation } from './layers/index.js';
+import { accumulateMetrics, mean, reshape } from './ops.js';
+import { Optimizer, optimizerFrom } from './optimizers.js';
+import { type IOHandler, saveModel } from './io/save.js';
 import { CompiledStep } from './step.js';
 import { emptyTensor, tensor, Tensor } from './tensor.js';
-
-export const lossNames = ['sparseCategoricalCrossentropy', 'categoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError'] as const;
-export type LossName = (typeof lossNames)[number];
-const optimizerNames = ['sgd', 'rmsprop', 'adam'] as const;
-const metricNames = ['accuracy', 'acc'] as const;
-
-const snakeToCamel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+import type { History } from './training/callbacks.js';
+import { checkBatchSize, checkTensor, type Feed } from './training/feed.js';
+import { type BatchSource, evaluate, fit, type FitArgs } from './training/fit.js';
+import { type LossPlan, lossPlan, losses, metricName } from './training/objectives.js';
+import type { CompiledLoss, TrainableModel } from './training/trainable.js';
 
 export interface CompileArgs {
   /** An optimizer object or 'sgd' | 'rmsprop' | 'adam'; rmsprop when omitted, as in Keras. */
   optimizer?: Optimizer | string;
-  loss: LossName | string;
+  loss: string;
   metrics?: string[];
-}
-
-/** How the compiled loss is computed from the model's last layer. */
-interface LossPlan {
-  name: LossName;
-  /** The per-example loss kernel and what the predictions it gets are. */
-  kind: 'sparse' | 'onehot' | 'sigmoid' | 'binary' | 'mse';
-  /** The last layer's softmax or sigmoid is fused into the loss: the model hands it logits. */
-  fromLogits: boolean;
-  /** The metrics kernel's view of the labels. */
-  metric: 'sparse' | 'onehot' | 'binary';
-  threshold: number;
 }
 
 const fmt = (shape: readonly (number | null)[]): string => `[${shape.map((d) => d ?? 'None').join(', ')}]`;
 
-/** How a step gets its batch from GPU-resident data: row indices in, the batch's tensors out. */
-export interface Feed {
-  /** Tells plans apart: the same key must build the same batch. */
-  readonly key: string;
-  inputs(indices: Tensor): Tensor[];
-}
-
-/** A feed gathering the same rows of each of `tensors`. */
-export function gatherFeed(tensors: readonly Tensor[]): Feed {
-  return { key: `gather ${tensors.map((t) => t.id).join(',')}`, inputs: (indices) => tensors.map((t) => gather(t, indices)) };
-}
-
-export class Sequential {
+export class Sequential implements TrainableModel {
   readonly layers: Layer[] = [];
   readonly name: string;
   optimizer: Optimizer | null = null;
-  private compiled: { loss: LossPlan; metricName: string | null } | null = null;
+  private compiled: CompiledLoss | null = null;
   private stepsRun = 0;
   /** Set by a callback (early stopping) to end fit after the current epoch. */
   stopTraining = false;
@@ -160,45 +133,26 @@ export class Sequential {
   compile({ optimizer = 'rmsprop', loss, metrics = [] }: CompileArgs): void {
     const where = `model '${this.name}'.compile`;
     this.optimizer?.dispose();
-    this.optimizer = resolveOptimizer(optimizer, where);
+    this.optimizer = optimizerFrom(optimizer, where);
     this.optimizer.state.set({ step: this.stepsRun });
-    const lossName = snakeToCamel(String(loss)) as LossName;
-    if (!lossNames.includes(lossName)) throw new Error(`${where}: unknown loss '${String(loss)}'; expected one of ${lossNames.map((n) => `'${n}'`).join(', ')}`);
-    if (!Array.isArray(metrics)) throw new Error(`${where}: metrics must be an array such as ['accuracy'], got ${JSON.stringify(metrics)}`);
-    for (const m of metrics) {
-      if (!metricNames.includes(m as (typeof metricNames)[number])) throw new Error(`${where}: unknown metric '${m}'; expected one of ${metricNames.map((n) => `'${n}'`).join(', ')}`);
-    }
-    this.compiled = { loss: this.lossPlan(lossName, where), metricName: metrics[0] ?? null };
+    const metric = metricName(metrics, where);
+    this.compiled = { loss: this.lossPlan(loss, where), metricName: metric };
     this.invalidate();
   }
 
-  private lossPlan(name: LossName, where: string): LossPlan {
+  private lossPlan(loss: unknown, where: string): LossPlan {
     const last = this.layers[this.layers.length - 1];
-    if (!last) throw new Error(`${where}: the model has no layers`);
-    const activation = ('activation' in last ? (last as Dense).activation : 'linear') as LayerActivation;
-    switch (name) {
-      case 'sparseCategoricalCrossentropy':
-      case 'categoricalCrossentropy':
-        // Keras computes cross-entropy from the softmax's input when it can (its logits); so do we, in one kernel.
-        if (activation !== 'softmax') {
-          throw new Error(`${where}: '${name}' expects the last layer to end in a softmax activation (${last.describe()} has '${activation}')`);
-        }
-        return { name, kind: name === 'categoricalCrossentropy' ? 'onehot' : 'sparse', fromLogits: true, metric: name === 'categoricalCrossentropy' ? 'onehot' : 'sparse', threshold: 0 };
-      case 'binaryCrossentropy':
-        return activation === 'sigmoid'
-          ? { name, kind: 'sigmoid', fromLogits: true, metric: 'binary', threshold: 0 }
-          : { name, kind: 'binary', fromLogits: false, metric: 'binary', threshold: 0.5 };
-      case 'meanSquaredError': {
-        // 'accuracy' of a regression means, as in TF.js, binary accuracy for one output unit
-        // (thresholded at 0.5), categorical accuracy (argmax) for several.
-        const units = 'units' in last ? (last as Dense).units : 2;
-        return { name, kind: 'mse', fromLogits: false, metric: units === 1 ? 'binary' : 'onehot', threshold: 0.5 };
-      }
+    if (!last) {
+      losses.get(String(loss), where); // an unknown name is the first thing to say
+      throw new Error(`${where}: the model has no layers`);
     }
+    const activation = ('activation' in last ? last.activation : 'linear') as LayerActivation;
+    const units = 'units' in last ? (last.units as number) : undefined;
+    return lossPlan(loss, { activation, units, description: last.describe() }, where);
   }
 
   /** @internal The compiled loss and metric; throws before compile. */
-  compiledLoss(where: string): { loss: LossPlan; metricName: string | null } {
+  compiledLoss(where: string): CompiledLoss {
     if (!this.compiled) throw new Error(`${where}: the model must be compiled first: call model.compile({ optimizer, loss, metrics })`);
     return this.compiled;
   }
@@ -307,10 +261,10 @@ export class Sequential {
       const n = Math.min(batchSize, x.shape[0] - start);
       const planned = step.planFor([{ shape: [n, ...x.shape.slice(1)], dtype: x.dtype }]);
       const input = planned.inputBuffer(0);
-      rt.encode((encoder) => encoder.copyBufferToBuffer(x.buffer, start * inRow, input, 0, n * inRow), 'predict input');
+      rt.copy(x.buffer, start * inRow, input, 0, n * inRow, 'predict input');
       planned.plan.run();
       const result = planned.outputBuffer(0);
-      rt.encode((encoder) => encoder.copyBufferToBuffer(result, 0, out.buffer, start * outRow, n * outRow), 'predict output');
+      rt.copy(result, 0, out.buffer, start * outRow, n * outRow, 'predict output');
     }
     return out;
   }
@@ -405,22 +359,6 @@ function lossGradients(params: readonly Tensor[], loss: () => Tensor): { value: 
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, k) => d === b[k]);
-}
-
-export function checkTensor(t: unknown, where: string, name: string): asserts t is Tensor {
-  if (!(t instanceof Tensor)) throw new Error(`${where}: ${name} must be a Tensor, got ${t === null ? 'null' : Array.isArray(t) ? 'an array (wrap it with sf.tensor)' : typeof t}`);
-  if (t.isDisposed) throw new Error(`${where}: ${name} is ${t.describe()}, which was disposed`);
-}
-
-export function checkBatchSize(batchSize: unknown, where: string): void {
-  if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) throw new Error(`${where}: batchSize must be a positive integer, got ${JSON.stringify(batchSize)}`);
-}
-
-function resolveOptimizer(spec: Optimizer | string, where: string): Optimizer {
-  if (spec instanceof Optimizer) return spec;
-  const name = String(spec).toLowerCase() as (typeof optimizerNames)[number];
-  if (!optimizerNames.includes(name)) throw new Error(`${where}: unknown optimizer '${String(spec)}'; expected an optimizer object or one of ${optimizerNames.map((n) => `'${n}'`).join(', ')}`);
-  return optimizers[name]();
 }
 
 /** sf.sequential: a model from a list of layers, as tf.sequential. */

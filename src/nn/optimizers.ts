@@ -6,6 +6,7 @@ import * as kernels from '../shaders/optimizer.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
 import { apply } from './graph.js';
 import { check } from './ops.js';
+import { Registry } from './registry.js';
 import { StepState } from './step-state.js';
 import { tensor, type Tensor } from './tensor.js';
 
@@ -178,3 +179,13 @@ export const optimizers = {
   rmsprop: (config?: RmspropConfig): RMSprop => new RMSprop(config),
   adam: (config?: AdamConfig): Adam => new Adam(config),
 };
+
+/** The optimizers compile takes by name: the factories of sf.optimizers, with their defaults. */
+const named = new Registry<() => Optimizer>('optimizer');
+for (const [name, make] of Object.entries(optimizers)) named.add(name, () => make());
+
+/** An optimizer object as it is, or a new one by name ('adam'), as compile({ optimizer }) takes it. */
+export function optimizerFrom(spec: Optimizer | string, where: string): Optimizer {
+  if (spec instanceof Optimizer) return spec;
+  return named.get(String(spec).toLowerCase(), where, 'an optimizer object or ')();
+}

@@ -2,7 +2,13 @@
 // batch's row indices. src/nn defines it; src/data's Dataset implements it (residentSource()), so
 // nn never imports the data layer.
 
-import type { Tensor } from '../tensor.js';
+import { runtime } from '../../gpu/device.js';
+import { packBytes } from '../../shaders/data.js';
+import { gather, gatherBytes, type PackedBytes } from '../ops.js';
+import { tensor, type Tensor } from '../tensor.js';
+import { batchPair, type Feed } from './feed.js';
+import type { BatchSource, Source } from './sources.js';
+import type { TrainableModel } from './trainable.js';
 
 /** One component of a resident source: all rows, concatenated over the sources. */
 export interface ResidentColumn {
@@ -36,4 +42,73 @@ export interface ResidentSource {
 /** A batch source that can describe itself as resident (sf.data's Dataset). */
 export interface Resident {
   residentSource(): Promise<ResidentSource | null>;
+}
+
+/**
+ * The GPU-resident path for a Dataset that only reorders and batches tensors it was made from
+ * (sf.data.fromTensorSlices(...).shuffle(...).batch(...), maps after batch): its columns are
+ * uploaded once (uint8 pixels as packed bytes), each batch is the Dataset's own row indices,
+ * gathered inside the compiled step, and maps after batch run there too. Null when the
+ * pipeline cannot be resident or does not fit in the device's buffers.
+ */
+export async function residentDatasetSource(model: TrainableModel, purpose: 'train' | 'eval', data: BatchSource, where: string, verbose: number): Promise<Source | null> {
+  if (typeof (data as Partial<Resident>).residentSource !== 'function') return null;
+  const rs = await (data as unknown as Resident).residentSource();
+  if (!rs || rs.columns.length !== 2) return null;
+  const rt = runtime();
+  const owned: Tensor[] = [];
+  const columns: (Tensor | PackedBytes)[] = [];
+  for (const column of rs.columns) {
+    const bytes = column.data instanceof Uint8Array ? column.data.byteLength : column.data.length * 4;
+    if (bytes > rt.pool.maxBufferSize) {
+      for (const t of owned) t.dispose();
+      return null;
+    }
+    if (column.tensor && !column.tensor.isDisposed) {
+      columns.push(column.tensor);
+    } else if (column.data instanceof Uint8Array) {
+      const packed = packBytes(column.data);
+      const words = tensor(new Int32Array(packed.buffer, 0, packed.length), [packed.length], 'int32');
+      owned.push(words);
+      columns.push({ words, rows: column.shape[0], rowShape: column.shape.slice(1) });
+    } else {
+      const t = tensor(column.data, column.shape, column.dtype);
+      owned.push(t);
+      columns.push(t);
+    }
+  }
+  const id = owned.map((t) => t.id).join(',') || columns.map((c) => (c as Tensor).id).join(',');
+  const feed: Feed = {
+    key: `resident ${id}`,
+    inputs: (indices) => {
+      let element = rs.assemble(columns.map((c) => ('words' in c ? gatherBytes(c, indices) : gather(c, indices))));
+      for (const map of rs.maps) element = map(element);
+      return batchPair(element, where);
+    },
+  };
+  const step = model.step(purpose, feed);
+  const spec = (size: number) => [{ shape: [size], dtype: 'int32' as const }];
+  if (verbose >= 2) {
+    const mb = columns.reduce((n, c) => n + ('words' in c ? c.words.size * 4 : c.size * 4), 0) / 2 ** 20;
+    console.log(`${where}: the dataset is GPU-resident (${rs.rows} rows, ${mb.toFixed(1)} MiB uploaded once); each batch is gathered on the GPU`);
+  }
+  return {
+    steps: rs.size,
+    async prepare() {
+      await step.compile(spec(rs.batchSize));
+    },
+    async epoch(run) {
+      let batches = 0;
+      for await (const indices of rs.indexBatches()) {
+        const planned = await step.compile(spec(indices.length));
+        planned.run([indices]);
+        batches++;
+        if (!(await run(planned, indices.length))) break;
+      }
+      return batches;
+    },
+    dispose() {
+      for (const t of owned) t.dispose();
+    },
+  };
 }

@@ -1,0 +1,34 @@
+// What the training loop needs of a model: its compiled loss, its compiled steps, its metrics
+// accumulators and its step counter. model.ts implements it; nothing in training imports model.
+
+import type { CompiledStep } from '../step.js';
+import type { Tensor } from '../tensor.js';
+import type { CallbackModel } from './callbacks.js';
+import type { Feed } from './feed.js';
+import type { LossPlan } from './objectives.js';
+
+export interface CompiledLoss {
+  readonly loss: LossPlan;
+  readonly metricName: string | null;
+}
+
+export interface TrainableModel extends CallbackModel {
+  readonly name: string;
+  /** Guards against two fits at once. */
+  fitting: boolean;
+  readonly isBuilt: boolean;
+  /** The output shape without the batch. */
+  readonly outputShape: number[];
+  /** Creates the weights for inputs of `inputShape` (without the batch). */
+  build(inputShape: readonly number[]): void;
+  /** The compiled loss and metric; throws before compile. */
+  compiledLoss(where: string): CompiledLoss;
+  /** The compiled step for a purpose, fed its batch by `feed` (row indices) or given x and y. */
+  step(purpose: 'train' | 'eval', feed?: Feed): CompiledStep;
+  /** The metrics accumulator [loss sum, correct, count, 0] of training or evaluation. */
+  accumulator(which: 'train' | 'eval'): Tensor;
+  /** Zeroes an accumulator, ordered after the steps already submitted. */
+  resetAccumulator(which: 'train' | 'eval'): void;
+  /** After a training step was submitted: the step state moves on one step. */
+  advanceStep(): void;
+}
