@@ -162,3 +162,21 @@ describe('buffer pool size classes', () => {
     expect(() => pool.release(b)).toThrow(/released twice/);
   });
 });
+
+describe('submitting', () => {
+  it('submits eager work after 128 dispatches even when nothing reads it back', async () => {
+    const rt = runtime();
+    await rt.flush();
+    const x = sf.tensor(new Float32Array(8).fill(1));
+    const submits = rt.counters.submits;
+    let y = x;
+    for (let k = 0; k < 300; k++) {
+      const next = sf.add(y, 1);
+      if (y !== x) y.dispose();
+      y = next;
+    }
+    expect(rt.counters.submits - submits).toBe(2); // after dispatches 128 and 256, before any read
+    expect(Array.from(await y.data())).toEqual(new Array(8).fill(301));
+    for (const t of [x, y]) t.dispose();
+  });
+});

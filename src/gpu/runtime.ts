@@ -28,7 +28,10 @@ export class Runtime {
   readonly pipelines: PipelineCache;
   readonly limits: KernelLimits;
   private encoder: GPUCommandEncoder | null = null;
+  /** The first few kernels of the open encoder, for error messages. */
   private encodedKernels: string[] = [];
+  /** Commands in the open encoder. */
+  private encodedCount = 0;
   /** Uniform buffers of the open encoder; pooled again once it is submitted. */
   private releaseAfterSubmit: GPUBuffer[] = [];
   /**
@@ -182,11 +185,12 @@ export class Runtime {
     pass.dispatchWorkgroups(...kernel.dispatch);
     pass.end();
     this.noteEncoded(kernel.name);
-    if (this.encodedKernels.length >= maxDispatchesPerSubmit) void this.flush();
+    if (this.encodedCount >= maxDispatchesPerSubmit) void this.flush();
   }
 
   /** Keeps the first few names of the open encoder's work for its error messages. */
   private noteEncoded(name: string): void {
+    this.encodedCount++;
     if (this.encodedKernels.length < 8) this.encodedKernels.push(name);
   }
 
@@ -198,6 +202,7 @@ export class Runtime {
     if (this.lostError) return Promise.resolve();
     const kernels = this.encodedKernels;
     this.encodedKernels = [];
+    this.encodedCount = 0;
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
       this.counters.submits++;
