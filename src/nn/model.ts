@@ -16,7 +16,7 @@ import { emptyTensor, tensor, Tensor } from './tensor.js';
 import type { History } from './training/callbacks.js';
 import { checkBatchSize, checkTensor, type Feed } from './training/feed.js';
 import { type BatchSource, evaluate, fit, type FitArgs } from './training/fit.js';
-import { type LossPlan, lossPlan, losses, metricName } from './training/objectives.js';
+import { type LossPlan, lossPlan, metricName } from './training/objectives.js';
 import type { CompiledLoss, TrainableModel } from './training/trainable.js';
 
 export interface CompileArgs {
@@ -65,7 +65,7 @@ export class Sequential implements TrainableModel {
    */
   advanceStep(): void {
     this.stepsRun++;
-    this.optimizer!.state.set({ step: this.stepsRun, iteration: this.optimizer!.state.iteration + 1 });
+    this.optimizer!.state.advance();
   }
 
   add(layer: Layer): void {
@@ -142,10 +142,7 @@ export class Sequential implements TrainableModel {
 
   private lossPlan(loss: unknown, where: string): LossPlan {
     const last = this.layers[this.layers.length - 1];
-    if (!last) {
-      losses.get(String(loss), where); // an unknown name is the first thing to say
-      throw new Error(`${where}: the model has no layers`);
-    }
+    if (!last) return lossPlan(loss, null, where);
     const activation = ('activation' in last ? last.activation : 'linear') as LayerActivation;
     const units = 'units' in last ? (last.units as number) : undefined;
     return lossPlan(loss, { activation, units, description: last.describe() }, where);

@@ -9,8 +9,10 @@ import { tensor, type Tensor } from './tensor.js';
 export type { StepStateValues };
 
 export class StepState {
-  private values: StepStateValues;
+  private values: { -readonly [K in keyof StepStateValues]: number };
   private gpu: Tensor | null = null;
+  /** The four words of the last write, reused: writeBuffer copies them at once. */
+  private readonly words = new Uint32Array(4);
 
   constructor(initial: Partial<StepStateValues> = {}) {
     this.values = { step: 0, seed: 0, learningRate: 0, iteration: 1, ...initial };
@@ -37,7 +39,18 @@ export class StepState {
   /** Sets some values; the GPU copy, if any, gets all four words in one write. */
   set(values: Partial<StepStateValues>): void {
     this.values = { ...this.values, ...values };
-    if (this.gpu && !this.gpu.isDisposed) this.gpu.runtime.write(this.gpu.buffer, packStepState(this.values));
+    this.upload();
+  }
+
+  /** After a training step: the next step and the next iteration, in one write. */
+  advance(): void {
+    this.values.step++;
+    this.values.iteration++;
+    this.upload();
+  }
+
+  private upload(): void {
+    if (this.gpu && !this.gpu.isDisposed) this.gpu.runtime.write(this.gpu.buffer, packStepState(this.values, this.words));
   }
 
   dispose(): void {

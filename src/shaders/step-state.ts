@@ -25,9 +25,8 @@ export const stepStateWgsl = {
   iteration: 'f32(state[3])',
 } as const;
 
-/** The buffer's bytes for `values`. */
-export function packStepState({ step, seed, learningRate, iteration }: StepStateValues): Uint32Array {
-  const words = new Uint32Array(4);
+/** The buffer's bytes for `values`, written into `words` (a new array by default). */
+export function packStepState({ step, seed, learningRate, iteration }: StepStateValues, words = new Uint32Array(4)): Uint32Array {
   words[0] = step >>> 0;
   words[1] = seed >>> 0;
   new Float32Array(words.buffer, 8, 1)[0] = learningRate;

@@ -53,9 +53,14 @@ export const metrics = new Registry<'accuracy'>('metric').add('accuracy', 'accur
 
 const snakeToCamel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
-/** The loss plan compile({ loss }) names, for the model's last layer. */
-export function lossPlan(loss: unknown, output: ModelOutput, where: string): LossPlan {
-  return losses.get(snakeToCamel(String(loss)), where)(output, where);
+/**
+ * The loss plan compile({ loss }) names, for the model's last layer (null for a model without
+ * layers, which fails once the name has been checked).
+ */
+export function lossPlan(loss: unknown, output: ModelOutput | null, where: string): LossPlan {
+  const rule = losses.get(snakeToCamel(String(loss)), where);
+  if (!output) throw new Error(`${where}: the model has no layers`);
+  return rule(output, where);
 }
 
 /** The metric name compile({ metrics }) gives, after checking each; null without one. */
