@@ -240,7 +240,7 @@ describe('the steady state', () => {
     const params = [glorot([4, 8], seed), bias(8, seed + 1), glorot([8, 3], seed + 2), bias(3, seed + 3)];
     const x = sf.tensor(randomUniform(16 * 4, seed + 4), [16, 4]);
     const y = sf.tensor(new Int32Array(16).map((_, i) => i % 3));
-    const accumulator = sf.tensor(new Float32Array(4));
+    const accumulator = sf.tensor(new Float32Array(8));
     const optimizer = sf.optimizers.adam();
     const step = sf.compile('steady', (xs, ys) => {
       const { grads } = sf.valueAndGrads((...ps) => mlpLoss(xs, ys, ps, optimizer.state.tensor))(params);

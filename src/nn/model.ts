@@ -4,6 +4,7 @@
 
 import { runtime } from '../gpu/device.js';
 import type { Profile } from '../gpu/scheduler.js';
+import { metricsAccumulatorSize } from '../shaders/metrics.js';
 import { gradients } from './autodiff.js';
 import { activeTrace } from './graph.js';
 import { lossPerExample } from './losses.js';
@@ -27,6 +28,8 @@ export interface CompileArgs {
 }
 
 const fmt = (shape: readonly (number | null)[]): string => `[${shape.map((d) => d ?? 'None').join(', ')}]`;
+/** A shape in messages, the batch as null (as TF.js writes it). */
+const shapeText = (shape: readonly (number | null)[]): string => `[${shape.map((d) => d ?? 'null').join(', ')}]`;
 
 export class Sequential implements TrainableModel {
   readonly layers: Layer[] = [];
@@ -38,9 +41,12 @@ export class Sequential implements TrainableModel {
   stopTraining = false;
   /** @internal Guards against two fits at once. */
   fitting = false;
+  private disposed = false;
+  /** fit and evaluate running: a dispose meanwhile waits for them to stop. */
+  private holds = 0;
   /** @internal Plans by purpose; made on first use. */
   readonly steps = new Map<string, CompiledStep>();
-  /** @internal [loss sum, correct, count, 0] of the running epoch, and of evaluation. */
+  /** @internal [loss sum, correct, count, and a non-finite input found] of the running epoch, and of evaluation. */
   readonly accumulators: { train: Tensor | null; eval: Tensor | null } = { train: null, eval: null };
 
   constructor({ layers = [], name = 'sequential' }: { layers?: Layer[]; name?: string } = {}) {
@@ -69,6 +75,7 @@ export class Sequential implements TrainableModel {
   }
 
   add(layer: Layer): void {
+    this.checkUsable('Sequential.add');
     if (!(layer instanceof Layer)) throw new Error(`Sequential.add: expected a layer (sf.layers.dense(...) and friends), got ${layer === null ? 'null' : typeof layer}`);
     if (this.layers.some((l) => l.name === layer.name)) throw new Error(`Sequential.add: the model already has a layer named '${layer.name}'`);
     this.layers.push(layer);
@@ -92,6 +99,7 @@ export class Sequential implements TrainableModel {
 
   /** Creates every layer's weights for inputs of `inputShape` (without the batch), checking each layer's fit. */
   build(inputShape: readonly number[]): void {
+    this.checkUsable(`model '${this.name}'.build`);
     if (this.layers.length === 0) throw new Error(`model '${this.name}' has no layers: add some before using it`);
     let shape = [...inputShape];
     for (const layer of this.layers) {
@@ -101,13 +109,46 @@ export class Sequential implements TrainableModel {
   }
 
   /** Builds from the first layer's inputShape when it was given. */
-  private ensureBuilt(inputShape?: readonly number[]): void {
-    const shape = inputShape ?? this.inputShape;
+  private ensureBuilt(): void {
+    this.checkUsable(`model '${this.name}'`);
+    const shape = this.inputShape;
     if (!shape) throw new Error(`model '${this.name}' is not built yet: give the first layer an inputShape, or call fit or predict with data first`);
-    if (inputShape && this.isBuilt && this.inputShape && !sameShape(this.inputShape, inputShape)) {
-      throw new Error(`model '${this.name}' expects inputs of shape ${fmt([null, ...this.inputShape])}, got ${fmt([null, ...inputShape])}`);
-    }
     if (!this.isBuilt) this.build(shape);
+  }
+
+  /**
+   * @internal Checks the shape of a batch of inputs (`name`, batch first) against the model's
+   * input shape, declared by the first layer or taken from the first data it saw, and builds
+   * the model on first use. A model never rebuilds for data of another shape.
+   */
+  checkInput(shape: readonly number[], where: string, name = 'x'): void {
+    this.checkUsable(where);
+    if (this.layers.length === 0) throw new Error(`${where}: the model has no layers: add some before using it`);
+    const expected = this.inputShape;
+    if (expected ? !(shape.length === expected.length + 1 && sameShape(shape.slice(1), expected)) : shape.length < 2) {
+      const want = expected ? `of shape ${shapeText([null, ...expected])}` : 'with a batch dimension first and at least one feature dimension';
+      throw new Error(`${where}: expected ${name} ${want}, got ${shapeText(shape)}`);
+    }
+    if (!this.isBuilt) this.build(shape.slice(1));
+  }
+
+  /** @internal Throws once the model was disposed. */
+  checkUsable(where: string): void {
+    if (this.disposed) throw new Error(`${where}: the model was disposed and can no longer be used; build or load it again`);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** @internal fit and evaluate hold the model while they run, so dispose() waits for them. */
+  hold(): void {
+    this.holds++;
+  }
+
+  /** @internal The end of a hold; frees the model if it was disposed meanwhile. */
+  release(): void {
+    if (--this.holds === 0 && this.disposed) this.free();
   }
 
   get outputShape(): number[] {
@@ -130,8 +171,10 @@ export class Sequential implements TrainableModel {
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
-  compile({ optimizer = 'rmsprop', loss, metrics = [] }: CompileArgs): void {
+  compile({ optimizer = 'rmsprop', loss, metrics = [] }: CompileArgs = {} as CompileArgs): void {
     const where = `model '${this.name}'.compile`;
+    this.checkUsable(where);
+    if (this.fitting) throw new Error(`${where}: fit is running; compile after it ends (await model.fit(...))`);
     this.optimizer?.dispose();
     this.optimizer = optimizerFrom(optimizer, where);
     this.optimizer.state.set({ step: this.stepsRun });
@@ -150,6 +193,7 @@ export class Sequential implements TrainableModel {
 
   /** @internal The compiled loss and metric; throws before compile. */
   compiledLoss(where: string): CompiledLoss {
+    this.checkUsable(where);
     if (!this.compiled) throw new Error(`${where}: the model must be compiled first: call model.compile({ optimizer, loss, metrics })`);
     return this.compiled;
   }
@@ -195,14 +239,14 @@ export class Sequential implements TrainableModel {
     if (purpose === 'predict') {
       step = new CompiledStep(`${this.name} predict`, (...args) => {
         const [x] = inputs(args);
-        if (!this.isBuilt) this.build(x.shape.slice(1));
+        this.checkInput(x.shape, `model '${this.name}'.predict`);
         return [this.apply(x)];
       });
     } else {
       const accumulator = this.accumulator(purpose);
       step = new CompiledStep(`${this.name} ${purpose}`, (...args) => {
         const [x, y] = inputs(args);
-        if (!this.isBuilt) this.build(x.shape.slice(1)); // weights are made for real even while tracing
+        this.checkInput(x.shape, `model '${this.name}'.${purpose === 'train' ? 'fit' : 'evaluate'}`); // weights are made for real even while tracing
         const { loss } = this.compiledLoss(`model.${purpose === 'train' ? 'fit' : 'evaluate'}`);
         if (purpose === 'train') {
           const params = this.trainableWeights;
@@ -227,14 +271,14 @@ export class Sequential implements TrainableModel {
 
   /** @internal The metrics accumulator of training or evaluation. */
   accumulator(which: 'train' | 'eval'): Tensor {
-    this.accumulators[which] ??= tensor(new Float32Array(4));
+    this.accumulators[which] ??= tensor(new Float32Array(metricsAccumulatorSize));
     return this.accumulators[which]!;
   }
 
   /** @internal Zeroes an accumulator before an epoch or an evaluation (ordered after submitted steps). */
   resetAccumulator(which: 'train' | 'eval'): void {
     const acc = this.accumulator(which);
-    acc.runtime.write(acc.buffer, new Float32Array(4));
+    acc.runtime.write(acc.buffer, new Float32Array(metricsAccumulatorSize));
   }
 
   /**
@@ -245,8 +289,7 @@ export class Sequential implements TrainableModel {
     const where = `model '${this.name}'.predict`;
     checkTensor(x, where, 'x');
     checkBatchSize(batchSize, where);
-    if (x.rank < 2) throw new Error(`${where}: expected x with a batch dimension first, got shape ${fmt(x.shape)}`);
-    this.ensureBuilt(x.shape.slice(1));
+    this.checkInput(x.shape, where);
     const outShape = [x.shape[0], ...this.outputShape];
     const out = emptyTensor(outShape, 'float32', 'predict');
     const outRow = (out.size / Math.max(1, x.shape[0])) * 4;
@@ -289,7 +332,7 @@ export class Sequential implements TrainableModel {
     checkTensor(x, where, 'x');
     checkTensor(y, where, 'y');
     this.compiledLoss(where);
-    this.ensureBuilt(x.shape.slice(1));
+    this.checkInput(x.shape, where);
     const planned = await this.step('train').compile([x, y].map((t) => ({ shape: t.shape, dtype: t.dtype })));
     const profile = await planned.profile([x, y]);
     this.advanceStep();
@@ -301,6 +344,11 @@ export class Sequential implements TrainableModel {
    * 'indexeddb://NAME' (browser), or any TF.js IOHandler.
    */
   save(target: string | IOHandler): Promise<unknown> {
+    try {
+      this.checkUsable(`model '${this.name}'.save`);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return saveModel(this, target);
   }
 
@@ -333,8 +381,16 @@ export class Sequential implements TrainableModel {
     printFn('_'.repeat(width));
   }
 
-  /** Frees the weights, the optimizer's state and every plan. */
+  /**
+   * Frees the weights, the optimizer's state and every plan. During fit or evaluate the model
+   * is freed when they stop, which they do at the next batch with an Error saying so.
+   */
   dispose(): void {
+    this.disposed = true;
+    if (this.holds === 0) this.free();
+  }
+
+  private free(): void {
     this.invalidate();
     for (const layer of this.layers) layer.dispose();
     this.optimizer?.dispose();

@@ -7,6 +7,7 @@ import * as activation from '../shaders/activation.js';
 import * as conv from '../shaders/conv2d/index.js';
 import { gatherBytes, gatherRows } from '../shaders/data.js';
 import * as elementwise from '../shaders/elementwise.js';
+import { findNonFinite } from '../shaders/finite.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
 import * as loss from '../shaders/loss.js';
 import { matMul as matMulKernel } from '../shaders/matmul.js';
@@ -80,8 +81,10 @@ export interface OpAttrs {
   dropoutGrad: { rate: number; seed: number };
   /** In place: inputs step state, grad, param, ...slots; no outputs. */
   update: UpdateAttrs;
-  /** In place: inputs predictions, labels, per-example loss, accumulator [4]; no outputs. */
+  /** In place: inputs predictions, labels, per-example loss, accumulator [8]; no outputs. */
   metrics: { labels: 'sparse' | 'onehot' | 'binary'; threshold?: number };
+  /** In place: inputs x (float32), step state, accumulator [8]; records x's first non-finite element. */
+  findNonFinite: { which: number };
   /** Rows of x (axis 0) by an int32 index list: a batch from a GPU-resident dataset. */
   gather: object;
   /**
@@ -415,6 +418,18 @@ export const opTable = {
       return one(trainingMetrics({ batch, classes: predictions.size / batch, labels: attrs.labels, threshold: attrs.threshold, limits }), [predictions, labels, l, acc]);
     },
     grad: notDifferentiable('metrics'),
+  },
+  findNonFinite: {
+    outputs: ([x, , acc]) => {
+      if (x.dtype !== 'float32') throw new Error(`findNonFinite: expected float32 values, got ${x.dtype}`);
+      if (acc.size !== metricsAccumulatorSize) throw new Error(`findNonFinite: the accumulator must hold ${metricsAccumulatorSize} values, got ${fmt(acc.shape)}`);
+      return [];
+    },
+    lower: ({ inputs: [x, state, acc], attrs: { which } }, limits) => {
+      if (x.size === 0) return [];
+      return one(findNonFinite({ size: x.size, rowSize: x.rank ? x.size / x.shape[0] : 1, which, limits }), [x, state, acc]);
+    },
+    grad: notDifferentiable('findNonFinite'),
   },
   gather: {
     outputs: ([x, indices]) => {

@@ -303,7 +303,16 @@ export const avgPoolGrad = (dy: Tensor, inputShape: readonly number[], attrs: Po
 export const dropoutGrad = (dy: Tensor, state: Tensor, attrs: OpAttrs['dropoutGrad']): Tensor => apply('dropoutGrad', [dy, state], attrs)[0];
 
 /**
- * @internal Adds a batch to a metrics accumulator [loss sum, correct, count, 0] in place:
+ * @internal Records the first non-finite element of `x` (float32) in a metrics accumulator's
+ * spare words, in place, unless an earlier run recorded one (see shaders/finite.ts); `which`
+ * tells the tensors apart.
+ */
+export function recordNonFinite(x: Tensor, state: Tensor, accumulator: Tensor, which: number): void {
+  apply('findNonFinite', [x, state, accumulator], { which });
+}
+
+/**
+ * @internal Adds a batch to a metrics accumulator [loss sum, correct, count, ...] in place:
  * `loss` holds one value per example; labels are class indices, one-hot rows or 0/1 values.
  */
 export function accumulateMetrics(predictions: Tensor, labels: Tensor, loss: Tensor, accumulator: Tensor, kind: OpAttrs['metrics']['labels'], threshold?: number): void {

@@ -40,6 +40,10 @@ export class Tensor<D extends DType = DType> {
   readonly shape: readonly number[];
   readonly size: number;
   private gpuBuffer: GPUBuffer | null;
+  /** Holders (a running fit) that keep the memory until they let go, even past dispose(). */
+  private holds = 0;
+  /** dispose() was called while held: the tensor reads as disposed, its memory waits for the last holder. */
+  private disposeWaiting = false;
   /** @internal Set for the symbolic tensors of a trace; null for tensors with GPU memory. */
   readonly trace: TraceRef | null;
 
@@ -67,7 +71,7 @@ export class Tensor<D extends DType = DType> {
   }
 
   get isDisposed(): boolean {
-    return this.gpuBuffer === null && this.trace === null;
+    return (this.gpuBuffer === null && this.trace === null) || this.disposeWaiting;
   }
 
   /** @internal The GPU buffer; throws if the tensor was disposed or its device lost. */
@@ -75,7 +79,7 @@ export class Tensor<D extends DType = DType> {
     if (this.trace) {
       throw new Error(`${this.describe()} is symbolic (recorded by ${this.trace.name}): it has no values until the traced function has run; read results outside the function`);
     }
-    if (!this.gpuBuffer) throw new Error(`${this.describe()} was disposed and can no longer be used`);
+    if (!this.gpuBuffer || this.disposeWaiting) throw new Error(`${this.describe()} was disposed and can no longer be used`);
     this.runtime.check();
     return this.gpuBuffer;
   }
@@ -102,13 +106,35 @@ export class Tensor<D extends DType = DType> {
     return nest(0, 0);
   }
 
-  /** Returns the GPU memory to the pool. Safe to call twice. */
+  /**
+   * Returns the GPU memory to the pool. Safe to call twice. While something holds the tensor
+   * (a fit training on it), the tensor reads as disposed at once and its memory is returned
+   * when the holder lets go, so work already queued never sees reused memory.
+   */
   dispose(): void {
     if (!this.gpuBuffer) return;
+    if (this.holds > 0) {
+      this.disposeWaiting = true;
+      return;
+    }
     this.runtime.release(this.gpuBuffer);
     this.gpuBuffer = null;
     live.tensors--;
     live.bytes -= this.size * 4;
+  }
+
+  /** @internal Keeps the memory alive past a dispose() until release(). */
+  hold(): void {
+    this.holds++;
+  }
+
+  /** @internal Lets go of a hold; frees the memory if dispose() was called meanwhile. */
+  release(): void {
+    if (this.holds === 0) return;
+    if (--this.holds === 0 && this.disposeWaiting) {
+      this.disposeWaiting = false;
+      this.dispose();
+    }
   }
 
   describe(): string {

@@ -20,16 +20,19 @@ export interface TrainingMetricsParams {
   limits?: KernelLimits;
 }
 
-/** The accumulator layout: [loss sum, correct count, sample count, unused]. */
-export const metricsAccumulatorSize = 4;
+/**
+ * The accumulator layout: [loss sum, correct count, sample count], then five words where a
+ * training step records the first non-finite input it finds (shaders/finite.ts).
+ */
+export const metricsAccumulatorSize = 8;
 
 /**
  * Adds one batch to the accumulator: acc[0] += Σ loss, acc[1] += number of correct predictions,
- * acc[2] += B; acc[3] is left alone. Predictions may be logits or probabilities: argmax is the
+ * acc[2] += B; the other words are left alone. Predictions may be logits or probabilities: argmax is the
  * same. Argmax ties go to the first maximal index, as tf.argMax. One workgroup strides over the
  * batch and combines its partial sums with a tree, so each float32 sum is accurate to about
  * log2(lanes) + B/lanes roundings; counts are exact up to 2^24.
- * Bindings: predictions [B, C], labels, loss [B], acc [4] (updated in place).
+ * Bindings: predictions [B, C], labels, loss [B], acc [8] (updated in place).
  */
 export function trainingMetrics({ batch, classes, labels, threshold = 0.5, limits = defaultLimits }: TrainingMetricsParams): Kernel {
   checkCount('trainingMetrics', 'batch', batch);

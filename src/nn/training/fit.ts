@@ -103,15 +103,55 @@ function logsFrom(values: ArrayLike<number>, metricName: string | null, prefix =
   return logs;
 }
 
+/**
+ * What fit and evaluate read: the model and the tensors they were given, held while they run so
+ * that a dispose() meanwhile cannot free memory queued steps still use; check() throws, naming
+ * what was disposed, at the next batch.
+ */
+class Holds {
+  private readonly tensors: [string, Tensor][] = [];
+  constructor(private readonly model: TrainableModel, readonly where: string, private readonly during: string) {
+    model.hold();
+  }
+
+  tensor(t: Tensor, name: string): void {
+    t.hold();
+    this.tensors.push([name, t]);
+  }
+
+  check(): void {
+    if (this.model.isDisposed) throw new Error(`${this.where}: the model was disposed during ${this.during}`);
+    for (const [name, t] of this.tensors) if (t.isDisposed) throw new Error(`${this.where}: ${name} was disposed during ${this.during}`);
+  }
+
+  release(): void {
+    for (const [, t] of this.tensors) t.release();
+    this.model.release();
+  }
+}
+
+/** Throws for a tensor of no examples: fit and evaluate need at least one. */
+function checkNotEmpty(t: Tensor, where: string, name: string): void {
+  if (t.shape[0] === 0) throw new Error(`${where}: ${name} is empty (shape [${t.shape.join(', ')}]); expected at least one example`);
+}
+
+/** The error for a dataset that yielded no batch in a pass. */
+function noBatches(where: string, what: string): Error {
+  return new Error(`${where}: ${what} yielded no batches; expected at least one [x, y] batch (is it empty, or cut to nothing by take(), skip() or filter()?)`);
+}
+
 /** Evaluates on `source`, returning the logs (loss and metric) of all its batches. */
-async function evaluateSource(model: TrainableModel, source: Source, metricName: string | null, prefix = ''): Promise<Logs> {
+async function evaluateSource(model: TrainableModel, source: Source, metricName: string | null, holds: Holds, what: string, prefix = ''): Promise<Logs> {
   await source.prepare();
   model.resetAccumulator('eval');
   const pressure = new Backpressure();
-  await source.epoch(async () => {
+  const batches = await source.epoch(async () => {
     await pressure.step();
+    holds.check();
     return true;
   });
+  holds.check();
+  if (batches === 0) throw noBatches(holds.where, what);
   const values = new Float32Array(await runtime().read(model.accumulator('eval').buffer, 16));
   return logsFrom(values, metricName, prefix);
 }
@@ -127,6 +167,7 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
   checkBatchSize(batchSize, where);
   model.fitting = true;
   model.stopTraining = false;
+  const holds = new Holds(model, where, 'fit');
   const owned: Tensor[] = [];
   const callbacks = args.callbacks === undefined ? [] : Array.isArray(args.callbacks) ? args.callbacks : [args.callbacks];
   let train: Source | null = null;
@@ -138,10 +179,12 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
       const y0 = yOrArgs as Tensor;
       checkTensor(x, where, 'x');
       checkTensor(y0, where, 'y');
-      if (x.rank < 2) throw new Error(`${where}: x needs a batch dimension first, got ${x.describe()}`);
-      if (x.shape[0] !== y0.shape[0]) throw new Error(`${where}: x has ${x.shape[0]} examples but y has ${y0.shape[0]}`);
       if (x.dtype !== 'float32') throw new Error(`${where}: x must be float32, got ${x.describe()}`);
-      model.build(x.shape.slice(1));
+      model.checkInput(x.shape, where);
+      checkNotEmpty(x, where, 'x');
+      if (x.shape[0] !== y0.shape[0]) throw new Error(`${where}: x has ${x.shape[0]} examples but y has ${y0.shape[0]}`);
+      holds.tensor(x, 'x');
+      holds.tensor(y0, 'y');
       let y = await prepareLabels(model, y0, where);
       if (y !== y0) owned.push(y);
       let xTrain = x;
@@ -167,6 +210,13 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
     if (args.validationData !== undefined) {
       const v = args.validationData;
       if (isTensorPair(v)) {
+        checkTensor(v[0], where, 'validationData[0]');
+        checkTensor(v[1], where, 'validationData[1]');
+        model.checkInput(v[0].shape, where, 'validationData[0]');
+        checkNotEmpty(v[0], where, 'validationData[0]');
+        if (v[0].shape[0] !== v[1].shape[0]) throw new Error(`${where}: validationData has ${v[0].shape[0]} examples of x but ${v[1].shape[0]} of y`);
+        holds.tensor(v[0], 'validationData[0]');
+        holds.tensor(v[1], 'validationData[1]');
         const vy = await prepareLabels(model, v[1], `${where} (validationData)`);
         if (vy !== v[1]) owned.push(vy);
         validation = tensorSource(model, 'eval', v[0], vy, batchSize, false, random);
@@ -191,7 +241,7 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
       const started = performance.now();
       let batch = 0;
       let nanAt: number | null = null;
-      await train.epoch(async (planned, size) => {
+      const batches = await train.epoch(async (planned, size) => {
         metrics.track(planned);
         model.advanceStep();
         const latest = metrics.latest();
@@ -203,8 +253,11 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
         if (nanAt !== null) return false;
         await pressure.step();
         await yieldToEventLoop();
+        holds.check();
         return !model.stopTraining;
       });
+      holds.check();
+      if (batches === 0) throw noBatches(where, `the dataset, in epoch ${epoch + 1},`);
       const exact = new Float32Array(await runtime().read(accumulator.buffer, 16));
       const logs = logsFrom(exact, metricName);
       if (terminateOnNaN && !Number.isFinite(logs.loss)) {
@@ -213,7 +266,7 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
             'the learning rate may be too high, or a label lies outside the range of the output units. Training stopped (terminateOnNaN).',
         );
       }
-      if (validation) Object.assign(logs, await evaluateSource(model, validation, metricName, 'val_'));
+      if (validation) Object.assign(logs, await evaluateSource(model, validation, metricName, holds, 'validationData', 'val_'));
       history.record(epoch, logs);
       progress?.endEpoch(batch, performance.now() - started, logs);
       for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
@@ -225,6 +278,7 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
     validation?.dispose();
     for (const t of owned) t.dispose();
     model.fitting = false;
+    holds.release();
   }
 }
 
@@ -241,21 +295,33 @@ export async function evaluate(model: TrainableModel, xOrData: Tensor | BatchSou
     checkBatchSize(batchSize, where);
     checkTensor(x, where, 'x');
     checkTensor(y0, where, 'y');
+    model.checkInput(x.shape, where);
+    checkNotEmpty(x, where, 'x');
     if (x.shape[0] !== y0.shape[0]) throw new Error(`${where}: x has ${x.shape[0]} examples but y has ${y0.shape[0]}`);
-    model.build(x.shape.slice(1));
-    const y = await prepareLabels(model, y0, where);
+    const holds = new Holds(model, where, 'evaluate');
+    holds.tensor(x, 'x');
+    holds.tensor(y0, 'y');
+    let y: Tensor | null = null;
     try {
-      logs = await evaluateSource(model, tensorSource(model, 'eval', x, y, batchSize, false, null), metricName);
+      y = await prepareLabels(model, y0, where);
+      logs = await evaluateSource(model, tensorSource(model, 'eval', x, y, batchSize, false, null), metricName, holds, 'x');
     } finally {
-      if (y !== y0) y.dispose();
+      if (y && y !== y0) y.dispose();
+      holds.release();
     }
   } else {
-    const data = xOrData as BatchSource;
-    const source = (await residentDatasetSource(model, 'eval', data, where, 0)) ?? datasetSource(model, 'eval', data, undefined, where);
+    if (!xOrData || typeof xOrData !== 'object' || !(Symbol.asyncIterator in xOrData || Symbol.iterator in xOrData)) {
+      throw new Error(`${where}: expected x and y tensors, or a dataset of [x, y] batches, got ${xOrData === null ? 'null' : typeof xOrData}`);
+    }
+    const holds = new Holds(model, where, 'evaluate');
+    let source: Source | null = null;
     try {
-      logs = await evaluateSource(model, source, metricName);
+      const data = xOrData as BatchSource;
+      source = (await residentDatasetSource(model, 'eval', data, where, 0)) ?? datasetSource(model, 'eval', data, undefined, where);
+      logs = await evaluateSource(model, source, metricName, holds, 'the dataset');
     } finally {
-      source.dispose();
+      source?.dispose();
+      holds.release();
     }
   }
   const loss = scalar(logs.loss);

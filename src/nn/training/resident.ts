@@ -95,7 +95,7 @@ export async function residentDatasetSource(model: TrainableModel, purpose: 'tra
   return {
     steps: rs.size,
     async prepare() {
-      await step.compile(spec(rs.batchSize));
+      if (rs.rows > 0) await step.compile(spec(rs.batchSize)); // no rows, no batches: fit says so
     },
     async epoch(run) {
       let batches = 0;

@@ -72,7 +72,7 @@ export function datasetSource(model: TrainableModel, purpose: 'train' | 'eval', 
           if (loss.kind === 'sparse' && y.dtype !== 'int32') {
             throw new Error(`${where}: '${loss.name}' expects int32 class indices, got ${y.describe()}; make the labels with dtype 'int32'`);
           }
-          if (!model.isBuilt) model.build(x.shape.slice(1));
+          model.checkInput(x.shape, where, 'a batch of x');
           // A new batch shape compiles its pipelines in parallel before its first run.
           const planned = await model.step(purpose).compile([x, y].map((t) => ({ shape: t.shape, dtype: t.dtype })));
           planned.run([x, y]);

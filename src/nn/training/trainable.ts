@@ -16,11 +16,17 @@ export interface TrainableModel extends CallbackModel {
   readonly name: string;
   /** Guards against two fits at once. */
   fitting: boolean;
-  readonly isBuilt: boolean;
   /** The output shape without the batch. */
   readonly outputShape: number[];
-  /** Creates the weights for inputs of `inputShape` (without the batch). */
-  build(inputShape: readonly number[]): void;
+  /**
+   * Checks a batch's shape (batch first) against the model's input shape and builds the model
+   * on first use; throws naming `name`, the expected and the given shape.
+   */
+  checkInput(shape: readonly number[], where: string, name?: string): void;
+  readonly isDisposed: boolean;
+  /** While held (fit, evaluate), dispose() only marks the model; release() frees it then. */
+  hold(): void;
+  release(): void;
   /** The compiled loss and metric; throws before compile. */
   compiledLoss(where: string): CompiledLoss;
   /** The compiled step for a purpose, fed its batch by `feed` (row indices) or given x and y. */
