@@ -144,3 +144,77 @@ describe('use after dispose', () => {
     await expect(t.array()).rejects.toThrow(/disposed/);
   });
 });
+
+describe('non-finite data is refused, naming the tensor, the sample and the value', () => {
+  const poisoned = (n: number, at: number, value: number): { x: sf.Tensor; y: sf.Tensor } => {
+    const values = Float32Array.from({ length: n * 4 }, (_, i) => Math.sin(i));
+    values[at] = value;
+    return { x: sf.tensor(values, [n, 4]), y: sf.tensor(Int32Array.from({ length: n }, (_, i) => i % 3), [n], 'int32') };
+  };
+
+  test('tensors given to fit are checked once, before any step, and the weights stay as they were', async () => {
+    const model = mlp([4]);
+    model.build([4]);
+    const before = await Promise.all(model.weights.map((w) => w.tensor.data()));
+    for (const [value, at, index] of [[NaN, 4 * 7 + 2, '[7, 2]'], [Infinity, 0, '[0, 0]'], [-Infinity, 4 * 19 + 3, '[19, 3]']] as const) {
+      const { x, y } = poisoned(20, at, value);
+      await leaksNothing(async () => {
+        await expect(model.fit(x, y, fitArgs)).rejects.toThrow(`.fit: x holds ${value} at index ${index} (sample ${index.slice(1).split(',')[0]}); expected finite values only`);
+      });
+      x.dispose();
+      y.dispose();
+    }
+    const after = await Promise.all(model.weights.map((w) => w.tensor.data()));
+    after.forEach((w, k) => expect(Array.from(w)).toEqual(Array.from(before[k])));
+    // Float labels and validation data too; checkInputs: false trains on them as they are.
+    const regression = sf.sequential([sf.layers.dense({ units: 1, inputShape: [4] })]);
+    regression.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    const { x } = poisoned(8, 0, 1);
+    const y = sf.tensor([0, 1, 2, NaN, 4, 5, 6, 7], [8, 1]);
+    await expect(regression.fit(x, y, fitArgs)).rejects.toThrow('.fit: y holds NaN at index [3, 0] (sample 3)');
+    const bad = poisoned(4, 5, NaN);
+    const classes = sf.tensor(new Int32Array(8), [8], 'int32');
+    await expect(model.fit(x, classes, { ...fitArgs, validationData: [bad.x, bad.y] })).rejects.toThrow('validationData[0] holds NaN at index [1, 1]');
+    classes.dispose();
+    const history = await regression.fit(x, y, { ...fitArgs, checkInputs: false, terminateOnNaN: false });
+    expect(Number.isNaN(history.history.loss[0])).toBe(true);
+    for (const t of [x, y, bad.x, bad.y]) t.dispose();
+    regression.dispose();
+    model.dispose();
+  });
+
+  test('a GPU-resident dataset is checked once; a streamed one by the step, which stops at the batch', async () => {
+    const model = mlp([4]);
+    const { x, y } = poisoned(40, 4 * 13 + 1, Infinity);
+    const resident = sf.data.fromTensorSlices({ xs: x, ys: y }).batch(4);
+    await expect(model.fit(resident, { verbose: 0 })).rejects.toThrow(/the dataset's component \S*xs holds Infinity at index \[13, 1\] \(sample 13\)/);
+    // A generator's batches reach the step one by one: the step records the find.
+    let made = 0;
+    const streamed = sf.data.generator(function* () {
+      for (let b = 0; b < 40; b++) {
+        made++;
+        const values = Float32Array.from({ length: 16 }, (_, i) => i / 16);
+        if (b === 2) values[4 * 3 + 2] = NaN;
+        yield { xs: sf.tensor(values, [4, 4]), ys: sf.tensor(new Int32Array([0, 1, 2, 0]), [4], 'int32') };
+      }
+    });
+    await expect(model.fit(streamed, { verbose: 0, epochs: 3 })).rejects.toThrow(/a batch of x from the dataset holds NaN at sample 3 \(element 2 of it\) of batch 3 in epoch 1; expected finite values only/);
+    expect(made).toBeLessThan(40); // stopped within the epoch, a few batches after the bad one
+    x.dispose();
+    y.dispose();
+    model.dispose();
+  });
+
+  test('the loss guard catches an infinite loss as well as NaN, and stops at the batch', async () => {
+    const model = sf.sequential([sf.layers.dense({ units: 1, inputShape: [1], kernelInitializer: 'ones' })]);
+    model.compile({ optimizer: sf.optimizers.sgd({ learningRate: 0 }), loss: 'meanSquaredError' });
+    // (1 + 2e19)² overflows float32 while the gradient, 2·(1 + 2e19)·1, does not.
+    const x = sf.tensor(new Float32Array(64).fill(1), [64, 1]);
+    const y = sf.tensor(new Float32Array(64).fill(-2e19), [64, 1]);
+    let batches = 0;
+    await expect(model.fit(x, y, { batchSize: 1, verbose: 0, callbacks: { onBatchEnd: () => void batches++ } })).rejects.toThrow(/the loss became Infinity in epoch 1, by batch \d+/);
+    expect(batches).toBeLessThan(64);
+    for (const t of [x, y]) t.dispose();
+    model.dispose();
+  });
+});

@@ -9,7 +9,7 @@ import { gradients } from './autodiff.js';
 import { activeTrace } from './graph.js';
 import { lossPerExample } from './losses.js';
 import { Layer, type LayerActivation } from './layers/index.js';
-import { accumulateMetrics, mean, reshape } from './ops.js';
+import { accumulateMetrics, mean, recordNonFinite, reshape } from './ops.js';
 import { Optimizer, optimizerFrom } from './optimizers.js';
 import { type IOHandler, saveModel } from './io/save.js';
 import { CompiledStep } from './step.js';
@@ -222,10 +222,11 @@ export class Sequential implements TrainableModel {
   /**
    * @internal A compiled step for `purpose`: 'train' (forward, loss, gradients, optimizer
    * update, metrics), 'eval' (forward, loss, metrics) or 'predict'. With a feed, the step's
-   * one input is a list of row indices from which the feed builds the batch on the GPU.
+   * one input is a list of row indices from which the feed builds the batch on the GPU. A
+   * `checked` training step also records its batch's first non-finite input in the accumulator.
    */
-  step(purpose: 'train' | 'eval' | 'predict', feed?: Feed): CompiledStep {
-    const key = `${purpose}${feed ? ` ${feed.key}` : ''}`;
+  step(purpose: 'train' | 'eval' | 'predict', feed?: Feed, checked = false): CompiledStep {
+    const key = `${purpose}${checked ? '+check' : ''}${feed ? ` ${feed.key}` : ''}`;
     let step = this.steps.get(key);
     if (step) return step;
     // One fed step per purpose: a fit on new tensors frees the plans made for the old ones.
@@ -249,6 +250,11 @@ export class Sequential implements TrainableModel {
         this.checkInput(x.shape, `model '${this.name}'.${purpose === 'train' ? 'fit' : 'evaluate'}`); // weights are made for real even while tracing
         const { loss } = this.compiledLoss(`model.${purpose === 'train' ? 'fit' : 'evaluate'}`);
         if (purpose === 'train') {
+          if (checked) {
+            const state = this.optimizer!.state.tensor;
+            recordNonFinite(x, state, accumulator, 0);
+            if (y.dtype === 'float32') recordNonFinite(y, state, accumulator, 1);
+          }
           const params = this.trainableWeights;
           let record: { perExample: Tensor; predictions: Tensor; labels: Tensor } | null = null;
           const { grads } = lossGradients(params, () => {

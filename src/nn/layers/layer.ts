@@ -96,8 +96,11 @@ export abstract class Layer {
     this.inputShape = shape ? (shape as number[]) : null;
   }
 
+  /** Set by build(): a declared inputShape alone creates no weights. */
+  private wasBuilt = false;
+
   get built(): boolean {
-    return this.inputShape !== null && (this.weights.length > 0 || this.countParams() === 0);
+    return this.wasBuilt && this.inputShape !== null;
   }
 
   /** "layer 'dense_1' (Dense)", for messages. */
@@ -116,6 +119,7 @@ export abstract class Layer {
     this.outputShape(inputShape);
     this.inputShape = [...inputShape];
     if (this.weights.length === 0) this.createWeights(inputShape);
+    this.wasBuilt = true;
   }
 
   protected createWeights(_inputShape: readonly number[]): void {}
@@ -134,6 +138,7 @@ export abstract class Layer {
   dispose(): void {
     for (const w of this.weights) w.tensor.dispose();
     this.weights.length = 0;
+    this.wasBuilt = false;
   }
 
   protected addWeight(name: string, shape: readonly number[], init: Initializer): void {

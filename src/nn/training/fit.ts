@@ -9,6 +9,7 @@ import type { PlannedStep } from '../step.js';
 import { scalar, type Tensor } from '../tensor.js';
 import { type Callback, History, type Logs } from './callbacks.js';
 import { checkBatchSize, checkTensor } from './feed.js';
+import { checkFinite, nonFiniteIn, skipHint } from './finite.js';
 import { Progress } from './progress.js';
 import { residentDatasetSource } from './resident.js';
 import { type BatchSource, datasetSource, isTensorPair, prepareLabels, rows, type Source, tensorSource } from './sources.js';
@@ -33,8 +34,13 @@ export interface FitArgs {
   initialEpoch?: number;
   /** Batches per epoch from a dataset (required for an endless one). */
   stepsPerEpoch?: number;
-  /** Stop with an Error naming the epoch and batch once the loss is NaN (default true). */
+  /** Stop with an Error naming the epoch and batch once the loss is NaN or infinite (default true). */
   terminateOnNaN?: boolean;
+  /**
+   * Refuse non-finite inputs (default true): tensors are checked once before training, one GPU
+   * pass each; dataset batches by the training step, which records the first bad value it meets.
+   */
+  checkInputs?: boolean;
 }
 
 /**
@@ -160,7 +166,7 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
   const where = `model '${model.name}'.fit`;
   const isTensorInput = !!xOrData && typeof xOrData === 'object' && 'shape' in xOrData && 'dtype' in xOrData;
   const args: FitArgs = (isTensorInput ? maybeArgs : (yOrArgs as FitArgs)) ?? {};
-  const { epochs = 1, batchSize = 32, shuffle = true, verbose = 1, initialEpoch = 0, terminateOnNaN = true } = args;
+  const { epochs = 1, batchSize = 32, shuffle = true, verbose = 1, initialEpoch = 0, terminateOnNaN = true, checkInputs = true } = args;
   const { metricName } = model.compiledLoss(where);
   if (model.fitting) throw new Error(`${where}: another fit of this model is still running; wait for it (await model.fit(...)) before starting a new one`);
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`${where}: epochs must be a positive integer, got ${JSON.stringify(epochs)}`);
@@ -185,6 +191,7 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
       if (x.shape[0] !== y0.shape[0]) throw new Error(`${where}: x has ${x.shape[0]} examples but y has ${y0.shape[0]}`);
       holds.tensor(x, 'x');
       holds.tensor(y0, 'y');
+      if (checkInputs) await Promise.all([checkFinite(x, where, 'x'), checkFinite(y0, where, 'y')]);
       let y = await prepareLabels(model, y0, where);
       if (y !== y0) owned.push(y);
       let xTrain = x;
@@ -204,8 +211,8 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
         throw new Error(`${where}: expected x and y tensors, or a dataset of [x, y] batches, got ${xOrData === null ? 'null' : typeof xOrData}`);
       }
       const data = xOrData as BatchSource;
-      train = (args.stepsPerEpoch === undefined ? await residentDatasetSource(model, 'train', data, where, verbose) : null)
-        ?? datasetSource(model, 'train', data, args.stepsPerEpoch, where);
+      train = (args.stepsPerEpoch === undefined ? await residentDatasetSource(model, 'train', data, where, verbose, checkInputs) : null)
+        ?? datasetSource(model, 'train', data, args.stepsPerEpoch, where, checkInputs);
     }
     if (args.validationData !== undefined) {
       const v = args.validationData;
@@ -217,11 +224,12 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
         if (v[0].shape[0] !== v[1].shape[0]) throw new Error(`${where}: validationData has ${v[0].shape[0]} examples of x but ${v[1].shape[0]} of y`);
         holds.tensor(v[0], 'validationData[0]');
         holds.tensor(v[1], 'validationData[1]');
+        if (checkInputs) await Promise.all([checkFinite(v[0], where, 'validationData[0]'), checkFinite(v[1], where, 'validationData[1]')]);
         const vy = await prepareLabels(model, v[1], `${where} (validationData)`);
         if (vy !== v[1]) owned.push(vy);
         validation = tensorSource(model, 'eval', v[0], vy, batchSize, false, random);
       } else {
-        validation = (await residentDatasetSource(model, 'eval', v as BatchSource, `${where} (validationData)`, verbose))
+        validation = (await residentDatasetSource(model, 'eval', v as BatchSource, `${where} (validationData)`, verbose, checkInputs))
           ?? datasetSource(model, 'eval', v as BatchSource, undefined, `${where} (validationData)`);
       }
     }
@@ -241,12 +249,13 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
       const started = performance.now();
       let batch = 0;
       let nanAt: number | null = null;
+      const firstStep = model.trainSteps;
       const batches = await train.epoch(async (planned, size) => {
         metrics.track(planned);
         model.advanceStep();
         const latest = metrics.latest();
         const logs: Logs = { batch, size, ...(latest ? logsFrom(latest, metricName) : {}) };
-        if (terminateOnNaN && latest && Number.isNaN(latest[0]) && nanAt === null) nanAt = batch;
+        if (latest && nanAt === null && (nonFiniteIn(latest) || (terminateOnNaN && !Number.isFinite(latest[0])))) nanAt = batch;
         batch++;
         for (const cb of callbacks) await cb.onBatchEnd?.(batch - 1, logs);
         progress?.batch(batch, performance.now() - started, latest ? logsFrom(latest, metricName) : null);
@@ -258,7 +267,15 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
       });
       holds.check();
       if (batches === 0) throw noBatches(where, `the dataset, in epoch ${epoch + 1},`);
-      const exact = new Float32Array(await runtime().read(accumulator.buffer, 16));
+      const exact = new Float32Array(await runtime().read(accumulator.buffer, accumulator.size * 4));
+      const bad = nonFiniteIn(exact);
+      if (bad) {
+        throw new Error(
+          `${where}: a batch of ${bad.which === 0 ? 'x' : 'y'} from the dataset holds ${bad.value} at sample ${bad.sample} (element ${bad.element} of it) ` +
+            `of batch ${bad.step - firstStep + 1} in epoch ${epoch + 1}; expected finite values only. Training stopped there, after that batch's step ` +
+            `had updated the weights. Clean the data, or ${skipHint}`,
+        );
+      }
       const logs = logsFrom(exact, metricName);
       if (terminateOnNaN && !Number.isFinite(logs.loss)) {
         throw new Error(

@@ -7,6 +7,7 @@ import { packBytes } from '../../shaders/data.js';
 import { gather, gatherBytes, type PackedBytes } from '../ops.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { batchPair, type Feed } from './feed.js';
+import { checkFinite } from './finite.js';
 import type { BatchSource, Source } from './sources.js';
 import type { TrainableModel } from './trainable.js';
 
@@ -51,7 +52,7 @@ export interface Resident {
  * gathered inside the compiled step, and maps after batch run there too. Null when the
  * pipeline cannot be resident or does not fit in the device's buffers.
  */
-export async function residentDatasetSource(model: TrainableModel, purpose: 'train' | 'eval', data: BatchSource, where: string, verbose: number): Promise<Source | null> {
+export async function residentDatasetSource(model: TrainableModel, purpose: 'train' | 'eval', data: BatchSource, where: string, verbose: number, checkInputs = false): Promise<Source | null> {
   if (typeof (data as Partial<Resident>).residentSource !== 'function') return null;
   const rs = await (data as unknown as Resident).residentSource();
   if (!rs || rs.columns.length !== 2) return null;
@@ -75,6 +76,18 @@ export async function residentDatasetSource(model: TrainableModel, purpose: 'tra
       const t = tensor(column.data, column.shape, column.dtype);
       owned.push(t);
       columns.push(t);
+    }
+  }
+  if (checkInputs) {
+    try {
+      for (const [k, column] of rs.columns.entries()) {
+        const c = columns[k];
+        if ('words' in c) continue; // bytes are always finite
+        await checkFinite(c, where, `the dataset's ${column.path ? `component ${column.path}` : 'rows'}`);
+      }
+    } catch (e) {
+      for (const t of owned) t.dispose();
+      throw e;
     }
   }
   const id = owned.map((t) => t.id).join(',') || columns.map((c) => (c as Tensor).id).join(',');

@@ -48,7 +48,8 @@ export function tensorSource(model: TrainableModel, purpose: 'train' | 'eval', x
   };
 }
 
-export function datasetSource(model: TrainableModel, purpose: 'train' | 'eval', data: BatchSource, stepsPerEpoch: number | undefined, where: string): Source {
+/** Batches from a dataset; with `checkInputs`, training steps record a non-finite input they meet. */
+export function datasetSource(model: TrainableModel, purpose: 'train' | 'eval', data: BatchSource, stepsPerEpoch: number | undefined, where: string, checkInputs = false): Source {
   let iterator: AsyncIterator<unknown> | Iterator<unknown> | null = null;
   const fresh = () => (Symbol.asyncIterator in data ? (data as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (data as Iterable<unknown>)[Symbol.iterator]());
   return {
@@ -74,7 +75,7 @@ export function datasetSource(model: TrainableModel, purpose: 'train' | 'eval', 
           }
           model.checkInput(x.shape, where, 'a batch of x');
           // A new batch shape compiles its pipelines in parallel before its first run.
-          const planned = await model.step(purpose).compile([x, y].map((t) => ({ shape: t.shape, dtype: t.dtype })));
+          const planned = await model.step(purpose, undefined, checkInputs && purpose === 'train').compile([x, y].map((t) => ({ shape: t.shape, dtype: t.dtype })));
           planned.run([x, y]);
           batches++;
           if (!(await run(planned, size))) break;

@@ -29,12 +29,17 @@ export interface TrainableModel extends CallbackModel {
   release(): void;
   /** The compiled loss and metric; throws before compile. */
   compiledLoss(where: string): CompiledLoss;
-  /** The compiled step for a purpose, fed its batch by `feed` (row indices) or given x and y. */
-  step(purpose: 'train' | 'eval', feed?: Feed): CompiledStep;
+  /**
+   * The compiled step for a purpose, fed its batch by `feed` (row indices) or given x and y;
+   * a `checked` training step records the batch's first non-finite input in the accumulator.
+   */
+  step(purpose: 'train' | 'eval', feed?: Feed, checked?: boolean): CompiledStep;
   /** The metrics accumulator [loss sum, correct, count, 0] of training or evaluation. */
   accumulator(which: 'train' | 'eval'): Tensor;
   /** Zeroes an accumulator, ordered after the steps already submitted. */
   resetAccumulator(which: 'train' | 'eval'): void;
+  /** Training steps run so far: the step state's counter as the next step runs. */
+  readonly trainSteps: number;
   /** After a training step was submitted: the step state moves on one step. */
   advanceStep(): void;
 }
