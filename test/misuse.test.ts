@@ -28,6 +28,10 @@ function data(n: number, features = 4): { x: sf.Tensor; y: sf.Tensor } {
 async function leaksNothing(body: () => Promise<void>): Promise<void> {
   const before = sf.memory();
   await body();
+  // A read submits the open work, so buffers freed after their submit (uniforms) are back.
+  const flush = sf.scalar(0);
+  await flush.data();
+  flush.dispose();
   const after = sf.memory();
   expect(after.numTensors).toBe(before.numTensors);
   expect(after.numBytesInUse).toBeLessThanOrEqual(before.numBytesInUse);
@@ -215,6 +219,34 @@ describe('non-finite data is refused, naming the tensor, the sample and the valu
     await expect(model.fit(x, y, { batchSize: 1, verbose: 0, callbacks: { onBatchEnd: () => void batches++ } })).rejects.toThrow(/the loss became Infinity in epoch 1, by batch \d+/);
     expect(batches).toBeLessThan(64);
     for (const t of [x, y]) t.dispose();
+    model.dispose();
+  });
+});
+
+describe('model files are checked exactly', () => {
+  test('a weights binary longer or shorter than the manifest, a wrong dtype or shape: each refused, nothing leaked', async () => {
+    const model = mlp([4]);
+    model.build([4]);
+    let saved: sf.ModelArtifacts | null = null;
+    await model.save({ save: async (a: sf.ModelArtifacts) => ((saved = a), { modelArtifactsInfo: {} }) } as unknown as sf.IOHandler);
+    const artifacts = saved! as sf.ModelArtifacts;
+    const bytes = new Uint8Array(artifacts.weightData as ArrayBuffer);
+    const load = (changes: Partial<sf.ModelArtifacts>) => sf.loadModel({ load: async () => ({ ...artifacts, ...changes }) } as unknown as sf.IOHandler);
+    const longer = new Uint8Array(bytes.length + 64);
+    longer.set(bytes);
+    await leaksNothing(async () => {
+      await expect(load({ weightData: longer.buffer })).rejects.toThrow(`the weight data holds ${bytes.length + 64} bytes, but the manifest lists ${bytes.length} (64 bytes too many)`);
+      await expect(load({ weightData: bytes.slice(0, bytes.length - 4).buffer })).rejects.toThrow('the weight data ends before weight');
+      const specs = artifacts.weightSpecs.map((w) => ({ ...w }));
+      specs[0] = { ...specs[0], dtype: 'int32' as 'float32' };
+      await expect(load({ weightSpecs: specs })).rejects.toThrow(/weight '\S+' is int32; only float32 weights are supported/);
+      // The same bytes, the kernel's shape transposed: the count agrees, the shape does not.
+      const transposed = artifacts.weightSpecs.map((w, k) => (k === 0 ? { ...w, shape: [...w.shape].reverse() } : w));
+      await expect(load({ weightSpecs: transposed })).rejects.toThrow(/has shape \[5, 4\] in the manifest, but the topology's layer needs \[4, 5\]/);
+    });
+    const back = await load({});
+    expect(back.countParams()).toBe(model.countParams());
+    back.dispose();
     model.dispose();
   });
 });

@@ -29,31 +29,38 @@ export function fromArtifacts(artifacts: ModelArtifacts, where: string): Sequent
   }
   const first = model.layers[0];
   if (!first?.inputShape) throw new Error(`${where}: the saved topology does not give the first layer's input shape (batch_input_shape)`);
-  model.build(first.inputShape);
-  // Weight values by name, in manifest order over the concatenated binary.
+  // Weight values by name, in manifest order over the concatenated binary, which must hold
+  // exactly the bytes the manifest lists: a longer or shorter file is a different model.
   const data = concat(artifacts.weightData);
-  const byName = new Map<string, Float32Array>();
+  const byName = new Map<string, { values: Float32Array; shape: number[] }>();
   let offset = 0;
-  for (const spec of artifacts.weightSpecs) {
+  for (const spec of artifacts.weightSpecs ?? []) {
     if (spec.dtype !== 'float32') throw new Error(`${where}: weight '${spec.name}' is ${spec.dtype}; only float32 weights are supported`);
+    if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new Error(`${where}: weight '${spec.name}' has shape ${JSON.stringify(spec.shape)}; expected an array of non-negative integers`);
+    }
     const count = spec.shape.reduce((n, d) => n * d, 1);
     if (offset + count * 4 > data.byteLength) throw new Error(`${where}: the weight data ends before weight '${spec.name}' (${data.byteLength} bytes for the manifest's ${offset + count * 4}+)`);
-    byName.set(spec.name.replace(/:0$/, ''), new Float32Array(data.slice(offset, offset + count * 4)));
+    byName.set(spec.name.replace(/:0$/, ''), { values: new Float32Array(data.slice(offset, offset + count * 4)), shape: spec.shape });
     offset += count * 4;
   }
+  if (offset !== data.byteLength) {
+    throw new Error(`${where}: the weight data holds ${data.byteLength} bytes, but the manifest lists ${offset} (${data.byteLength - offset} bytes too many); the weights file does not belong to this model.json`);
+  }
+  model.build(first.inputShape);
   for (const layer of model.layers) {
     for (const w of layer.weights) {
-      const values = byName.get(w.name);
-      if (!values) {
+      const saved = byName.get(w.name);
+      if (!saved) {
         model.dispose();
         throw new Error(`${where}: no saved weight named '${w.name}' (the file has ${[...byName.keys()].join(', ') || 'none'})`);
       }
-      if (values.length !== w.tensor.size) {
+      if (saved.shape.length !== w.tensor.rank || saved.shape.some((d, k) => d !== w.tensor.shape[k])) {
         model.dispose();
-        throw new Error(`${where}: weight '${w.name}' has ${values.length} values, the layer needs shape [${w.tensor.shape.join(', ')}]`);
+        throw new Error(`${where}: weight '${w.name}' has shape [${saved.shape.join(', ')}] in the manifest, but the topology's layer needs [${w.tensor.shape.join(', ')}]`);
       }
       w.tensor.dispose();
-      w.tensor = tensor(values, w.tensor.shape);
+      w.tensor = tensor(saved.values, w.tensor.shape);
     }
   }
   return model;
