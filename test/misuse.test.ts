@@ -250,3 +250,15 @@ describe('model files are checked exactly', () => {
     model.dispose();
   });
 });
+
+describe('ops at the door', () => {
+  test('an op whose result has no elements returns it empty, as TF.js, instead of an internal message', async () => {
+    const empty = sf.zeros([0, 3]);
+    for (const y of [sf.softmax(empty), sf.relu(empty), sf.add(empty, empty), sf.mul(empty, 2)]) {
+      expect(y.shape).toEqual([0, 3]);
+      expect(Array.from(await y.data())).toEqual([]);
+      y.dispose();
+    }
+    empty.dispose();
+  });
+});

@@ -113,6 +113,8 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
     if (to.size) rt.copy(from.buffer, 0, to.buffer, 0, to.size * 4, kind);
     return outputs;
   }
+  // Outputs with no elements have nothing to compute (softmax of an empty batch is empty, as TF.js).
+  if (outputs.length > 0 && outputs.every((t) => t.size === 0)) return outputs;
   const scratch = new Map<Scratch, GPUBuffer>();
   try {
     for (const d of def.lower({ inputs, outputs, attrs }, rt.limits)) {
@@ -183,6 +185,7 @@ export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: Kern
       const own = wanted.has(t) && !index.has(t);
       index.set(t, add({ bytes: t.size * 4, label: `${node.kind} ${t.describe()}`, role: own ? 'output' : 'temp' }));
     }
+    if (node.outputs.length > 0 && node.outputs.every((t) => t.size === 0)) continue; // nothing to compute
     const scratch = new Map<Scratch, number>();
     for (const d of def.lower(node, limits)) {
       const args = d.args.map((a) => {
