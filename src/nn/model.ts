@@ -171,7 +171,7 @@ export class Sequential implements TrainableModel {
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
-  compile({ optimizer = 'rmsprop', loss, metrics = [] }: CompileArgs = {} as CompileArgs): void {
+  compile({ optimizer = 'rmsprop', loss, metrics = [] }: CompileArgs): void {
     const where = `model '${this.name}'.compile`;
     this.checkUsable(where);
     if (this.fitting) throw new Error(`${where}: fit is running; compile after it ends (await model.fit(...))`);

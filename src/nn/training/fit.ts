@@ -120,9 +120,21 @@ class Holds {
     model.hold();
   }
 
-  tensor(t: Tensor, name: string): void {
-    t.hold();
-    this.tensors.push([name, t]);
+  /**
+   * Checks a pair of tensors given as examples and labels (tensors, neither disposed; x of the
+   * model's input shape, not empty; as many labels as examples) and holds both.
+   */
+  pair(x: unknown, y: unknown, [xName, yName]: readonly [string, string]): [Tensor, Tensor] {
+    checkTensor(x, this.where, xName);
+    checkTensor(y, this.where, yName);
+    this.model.checkInput(x.shape, this.where, xName);
+    if (x.shape[0] === 0) throw new Error(`${this.where}: ${xName} is empty (shape [${x.shape.join(', ')}]); expected at least one example`);
+    if (x.shape[0] !== y.shape[0]) throw new Error(`${this.where}: ${xName} has ${x.shape[0]} examples but ${yName} has ${y.shape[0]}`);
+    for (const [t, name] of [[x, xName], [y, yName]] as const) {
+      t.hold();
+      this.tensors.push([name, t]);
+    }
+    return [x, y];
   }
 
   check(): void {
@@ -134,11 +146,6 @@ class Holds {
     for (const [, t] of this.tensors) t.release();
     this.model.release();
   }
-}
-
-/** Throws for a tensor of no examples: fit and evaluate need at least one. */
-function checkNotEmpty(t: Tensor, where: string, name: string): void {
-  if (t.shape[0] === 0) throw new Error(`${where}: ${name} is empty (shape [${t.shape.join(', ')}]); expected at least one example`);
 }
 
 /** The error for a dataset that yielded no batch in a pass. */
@@ -181,16 +188,9 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
   try {
     const random = args.seed === undefined ? null : new Random(args.seed);
     if (isTensorInput) {
-      const x = xOrData as Tensor;
-      const y0 = yOrArgs as Tensor;
-      checkTensor(x, where, 'x');
-      checkTensor(y0, where, 'y');
-      if (x.dtype !== 'float32') throw new Error(`${where}: x must be float32, got ${x.describe()}`);
-      model.checkInput(x.shape, where);
-      checkNotEmpty(x, where, 'x');
-      if (x.shape[0] !== y0.shape[0]) throw new Error(`${where}: x has ${x.shape[0]} examples but y has ${y0.shape[0]}`);
-      holds.tensor(x, 'x');
-      holds.tensor(y0, 'y');
+      checkTensor(xOrData, where, 'x');
+      if (xOrData.dtype !== 'float32') throw new Error(`${where}: x must be float32, got ${xOrData.describe()}`);
+      const [x, y0] = holds.pair(xOrData, yOrArgs, ['x', 'y']);
       if (checkInputs) await Promise.all([checkFinite(x, where, 'x'), checkFinite(y0, where, 'y')]);
       let y = await prepareLabels(model, y0, where);
       if (y !== y0) owned.push(y);
@@ -217,13 +217,7 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
     if (args.validationData !== undefined) {
       const v = args.validationData;
       if (isTensorPair(v)) {
-        checkTensor(v[0], where, 'validationData[0]');
-        checkTensor(v[1], where, 'validationData[1]');
-        model.checkInput(v[0].shape, where, 'validationData[0]');
-        checkNotEmpty(v[0], where, 'validationData[0]');
-        if (v[0].shape[0] !== v[1].shape[0]) throw new Error(`${where}: validationData has ${v[0].shape[0]} examples of x but ${v[1].shape[0]} of y`);
-        holds.tensor(v[0], 'validationData[0]');
-        holds.tensor(v[1], 'validationData[1]');
+        holds.pair(v[0], v[1], ['validationData[0]', 'validationData[1]']);
         if (checkInputs) await Promise.all([checkFinite(v[0], where, 'validationData[0]'), checkFinite(v[1], where, 'validationData[1]')]);
         const vy = await prepareLabels(model, v[1], `${where} (validationData)`);
         if (vy !== v[1]) owned.push(vy);
@@ -306,24 +300,17 @@ export async function evaluate(model: TrainableModel, xOrData: Tensor | BatchSou
   const isTensorInput = !!xOrData && typeof xOrData === 'object' && 'shape' in xOrData;
   let logs: Logs;
   if (isTensorInput) {
-    const x = xOrData as Tensor;
-    const y0 = yOrArgs as Tensor;
     const { batchSize = 32 } = maybeArgs ?? {};
     checkBatchSize(batchSize, where);
-    checkTensor(x, where, 'x');
-    checkTensor(y0, where, 'y');
-    model.checkInput(x.shape, where);
-    checkNotEmpty(x, where, 'x');
-    if (x.shape[0] !== y0.shape[0]) throw new Error(`${where}: x has ${x.shape[0]} examples but y has ${y0.shape[0]}`);
     const holds = new Holds(model, where, 'evaluate');
-    holds.tensor(x, 'x');
-    holds.tensor(y0, 'y');
-    let y: Tensor | null = null;
+    let converted: Tensor | null = null; // labels prepareLabels made
     try {
-      y = await prepareLabels(model, y0, where);
+      const [x, given] = holds.pair(xOrData, yOrArgs, ['x', 'y']);
+      const y = await prepareLabels(model, given, where);
+      if (y !== given) converted = y;
       logs = await evaluateSource(model, tensorSource(model, 'eval', x, y, batchSize, false, null), metricName, holds, 'x');
     } finally {
-      if (y && y !== y0) y.dispose();
+      converted?.dispose();
       holds.release();
     }
   } else {
