@@ -99,6 +99,9 @@ export type OpKind = keyof OpAttrs;
 type OpTable = { [K in OpKind]: OpDef<OpAttrs[K]> };
 
 const size = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
+
+/** A reduction over no elements (an axis of 0 reduced, others kept): the sum 0, the mean NaN (0 / 0, as TensorFlow and NumPy). */
+const emptyReduction = (y: Tensor, value: number, limits: KernelLimits): Dispatch[] => one(elementwise.fill({ dtype: y.dtype, size: y.size, value, limits }), [y]);
 const f32 = (shape: readonly number[]): Shaped => ({ shape, dtype: 'float32' });
 const sameShape = (i: number) => (inputs: readonly Tensor[]): Shaped[] => [{ shape: inputs[i].shape, dtype: inputs[i].dtype }];
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
@@ -170,6 +173,7 @@ function matMulGeometry(a: readonly number[], b: readonly number[], { transposeA
 
 export const opTable = {
   binary: {
+    name: ({ op }) => op,
     outputs: ([a, b]) => [{ shape: elementwise.broadcastShapes(a.shape, b.shape), dtype: a.dtype }],
     lower: ({ inputs: [a, b], outputs: [y], attrs }, limits) =>
       one(elementwise.binary({ op: attrs.op, dtype: a.dtype, aShape: a.shape, bShape: b.shape, limits }), [a, b, y]),
@@ -191,6 +195,7 @@ export const opTable = {
     },
   },
   binaryScalar: {
+    name: ({ op }) => op,
     outputs: sameShape(0),
     lower: ({ inputs: [a], outputs: [y], attrs }, limits) =>
       one(elementwise.binaryScalar({ ...attrs, dtype: a.dtype, size: a.size, limits }), [a, y]),
@@ -207,6 +212,7 @@ export const opTable = {
     },
   },
   unary: {
+    name: ({ op }) => op,
     outputs: sameShape(0),
     lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(elementwise.unary({ op: attrs.op, dtype: x.dtype, size: x.size, limits }), [x, y]),
     grad: ([dy], { inputs: [x], attrs: { op } }) => {
@@ -231,6 +237,7 @@ export const opTable = {
     grad: ([dy], { inputs: [x] }) => [dy ? ops.reshape(dy, x.shape) : null],
   },
   activation: {
+    name: ({ activation }) => activation,
     outputs: sameShape(0),
     lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(activation.activationForward({ activation: attrs.activation, size: x.size, limits }), [x, y]),
     grad: ([dy], { outputs: [y], attrs }) => [dy ? throughActivation(dy, y, attrs.activation) : null],
@@ -347,15 +354,18 @@ export const opTable = {
   },
   sum: {
     outputs: ([x], { axes }) => [{ shape: reduce.reducedShape('sum', x.shape, axes), dtype: x.dtype }],
-    lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(reduce.reduceSum({ shape: x.shape, axes: attrs.axes, limits }), [x, y]),
+    lower: ({ inputs: [x], outputs: [y], attrs }, limits) =>
+      x.size === 0 ? emptyReduction(y, 0, limits) : one(reduce.reduceSum({ shape: x.shape, axes: attrs.axes, dtype: x.dtype, limits }), [x, y]),
     grad: ([dy], { inputs: [x], attrs: { axes } }) => [dy ? spread(dy, x.shape, axes) : null],
   },
   mean: {
     outputs: ([x], { axes }) => [f32(reduce.reducedShape('mean', x.shape, axes))],
-    lower: ({ inputs: [x], outputs: [y], attrs }, limits) => one(reduce.reduceMean({ shape: x.shape, axes: attrs.axes, limits }), [x, y]),
+    lower: ({ inputs: [x], outputs: [y], attrs }, limits) =>
+      x.size === 0 ? emptyReduction(y, NaN, limits) : one(reduce.reduceMean({ shape: x.shape, axes: attrs.axes, limits }), [x, y]),
     grad: ([dy], { inputs: [x], outputs: [y], attrs: { axes } }) => [dy ? spread(ops.div(dy, x.size / Math.max(1, y.size)), x.shape, axes) : null],
   },
   softmaxCrossEntropy: {
+    name: ({ labels }) => (labels === 'sparse' ? 'losses.sparseSoftmaxCrossEntropy' : 'losses.softmaxCrossEntropy'),
     outputs: ([logits, labels], { labels: kind }) => {
       if (logits.rank !== 2) throw new Error(`softmaxCrossEntropy: expected logits of shape [batch, classes], got ${fmt(logits.shape)}`);
       const [B, C] = logits.shape;
@@ -371,6 +381,7 @@ export const opTable = {
     grad: ([dy], { outputs: [, dlogits] }) => [dy ? ops.mul(ops.reshape(dy, [dy.size, 1]), dlogits) : null, null],
   },
   binaryCrossEntropy: {
+    name: ({ fromLogits }) => (fromLogits ? 'losses.sigmoidCrossEntropy' : 'losses.binaryCrossentropy'),
     outputs: ([p, t]) => {
       if (p.rank !== t.rank || p.shape.some((d, k) => d !== t.shape[k])) throw new Error(`binaryCrossentropy: labels ${fmt(t.shape)} must have the predictions' shape ${fmt(p.shape)}`);
       return [f32(p.shape), f32(p.shape)];
@@ -380,6 +391,7 @@ export const opTable = {
     grad: ([dy], { outputs: [, dp] }) => [dy ? ops.mul(dy, dp) : null, null],
   },
   meanSquaredError: {
+    name: () => 'losses.meanSquaredError',
     outputs: ([p, t]) => {
       if (p.rank !== t.rank || p.shape.some((d, k) => d !== t.shape[k])) throw new Error(`meanSquaredError: labels ${fmt(t.shape)} must have the predictions' shape ${fmt(p.shape)}`);
       return [f32([p.shape[0] ?? 1]), f32(p.shape)];
@@ -435,6 +447,7 @@ export const opTable = {
     outputs: ([x, indices]) => {
       if (x.rank < 1) throw new Error(`gather: expected x of rank ≥ 1, got ${fmt(x.shape)}`);
       if (indices.rank !== 1 || indices.dtype !== 'int32') throw new Error(`gather: expected int32 indices of rank 1, got ${indices.dtype} ${fmt(indices.shape)}`);
+      if (x.shape[0] === 0 && indices.size > 0) throw new Error(`gather: x has no rows (shape ${fmt(x.shape)}), so none of the ${indices.size} indices can pick one`);
       return [{ shape: [indices.shape[0], ...x.shape.slice(1)], dtype: x.dtype }];
     },
     lower: ({ inputs: [x, indices], outputs: [y] }, limits) => {

@@ -80,6 +80,17 @@ describe(`reduceSum and reduceMean (seed ${seed})`, () => {
     });
   }
 
+  it('sums int32 exactly, on both layouts (one invocation a row, a workgroup a row)', async () => {
+    for (const [index, [shape, axes]] of cases.entries()) {
+      const x = Int32Array.from(randomUniform(size(shape), seed + 70 + index, -1000, 1000), Math.round);
+      const outSize = size(reducedShape('test', shape, axes));
+      const [y] = await runKernel(reduceSum({ shape, axes, dtype: 'int32' }), [x], [{ size: outSize, dtype: 'int32' }]);
+      expect(y).toBeInstanceOf(Int32Array);
+      expect(Array.from(y)).toEqual(Array.from(referenceReduce(x, shape, axes, false)));
+    }
+    expect(() => reduceMean({ shape: [3], axes: [0], dtype: 'int32' })).toThrow('reduceMean: expected float32 values, got int32');
+  });
+
   it('keeps the error of a long sum near float32 rounding', async () => {
     // 100,000 values near 1: one running float32 sum is off by ~1e-6 relative here, 256
     // strided lanes and a tree by ~3e-8.

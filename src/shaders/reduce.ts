@@ -50,15 +50,15 @@ export interface RowLayout {
   readonly main: string;
 }
 
-export function rowLayout(rows: number, cols: number, limits: KernelLimits): RowLayout {
+export function rowLayout(rows: number, cols: number, limits: KernelLimits, type: 'f32' | 'i32' = 'f32'): RowLayout {
   if (cols <= maxColsPerInvocation) {
     const grid = linearGrid(rows, limits, 64);
     return {
       lanes: 1,
       ...grid,
       functions: /* wgsl */ `
-fn row_sum(v: f32, lane: u32) -> f32 { return v; }
-fn row_max(v: f32, lane: u32) -> f32 { return v; }`,
+fn row_sum(v: ${type}, lane: u32) -> ${type} { return v; }
+fn row_max(v: ${type}, lane: u32) -> ${type} { return v; }`,
       main: /* wgsl */ `${linearMain(grid.workgroupSize[0])}
   let row = i;
   let lane = 0u;
@@ -68,7 +68,7 @@ fn row_max(v: f32, lane: u32) -> f32 { return v; }`,
   // About 8 elements per lane before the tree takes over.
   const lanes = Math.min(floorPow2(linearWorkgroupSize(limits)), nextPow2(Math.ceil(cols / 8)));
   const tree = (name: string, combine: string) => /* wgsl */ `
-fn ${name}(v: f32, lane: u32) -> f32 {
+fn ${name}(v: ${type}, lane: u32) -> ${type} {
   row_scratch[lane] = v;
   workgroupBarrier();
   for (var s = ${lanes / 2}u; s > 0u; s >>= 1u) {
@@ -89,7 +89,7 @@ fn ${name}(v: f32, lane: u32) -> f32 {
     workgroupSize: [lanes, 1, 1],
     dispatch: foldWorkgroups(rows, limits),
     functions: /* wgsl */ `
-var<workgroup> row_scratch: array<f32, ${lanes}>;
+var<workgroup> row_scratch: array<${type}, ${lanes}>;
 ${tree('row_sum', 'a + b')}
 ${tree('row_max', 'max(a, b)')}`,
     main: /* wgsl */ `@compute @workgroup_size(${lanes})
@@ -107,6 +107,8 @@ export interface ReduceParams {
   shape: readonly number[];
   /** Axes to reduce, each in [-rank, rank) (negative counts from the end), no repeats. */
   axes: readonly number[];
+  /** Element type; mean is float32 only. */
+  dtype?: 'float32' | 'int32';
   limits?: KernelLimits;
 }
 
@@ -146,9 +148,11 @@ function offsetFunction(name: string, dims: readonly number[], strides: readonly
   return lines.join('\n');
 }
 
-function reduce(op: 'sum' | 'mean', { shape, axes, limits = defaultLimits }: ReduceParams): Kernel {
+function reduce(op: 'sum' | 'mean', { shape, axes, dtype = 'float32', limits = defaultLimits }: ReduceParams): Kernel {
   const name = op === 'sum' ? 'reduceSum' : 'reduceMean';
   const reduced = normalizeAxes(name, shape, axes);
+  if (op === 'mean' && dtype !== 'float32') throw new Error(`${name}: expected float32 values, got ${dtype}`);
+  const type = dtype === 'int32' ? 'i32' : 'f32';
   // Merge runs of adjacent axes that are all kept or all reduced (they are contiguous with each
   // other in row-major order) and drop size-1 axes, so the index math is as short as it can be.
   const kept = { dims: [] as number[], strides: [] as number[] };
@@ -173,18 +177,18 @@ function reduce(op: 'sum' | 'mean', { shape, axes, limits = defaultLimits }: Red
   const count = (dims: number[]) => dims.reduce((n, d) => n * d, 1);
   const rows = shape.filter((_, k) => !reduced.has(k)).reduce((n, d) => n * d, 1);
   const cols = count(summed.dims);
-  const layout = rowLayout(rows, cols, limits);
+  const layout = rowLayout(rows, cols, limits, type);
   const result = op === 'sum' ? 'total' : `total / ${cols}.0`;
   const code = /* wgsl */ `${preamble}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${type}>;
+@group(0) @binding(1) var<storage, read_write> y: array<${type}>;
 ${layout.functions}
 ${offsetFunction('kept_offset', kept.dims, kept.strides)}
 ${offsetFunction('reduced_offset', summed.dims, summed.strides)}
 
 ${layout.main}
   let base = kept_offset(row);
-  var acc = 0.0;
+  var acc = ${type}(0);
   for (var j = lane; j < ${cols}u; j += ${layout.lanes}u) {
     acc += x[base + reduced_offset(j)];
   }
@@ -192,10 +196,10 @@ ${layout.main}
   if (lane == 0u) { y[row] = ${result}; }
 }
 `;
-  return { name: `reduce_${op}`, code, bindings: ['read', 'write'], workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
+  return { name: `reduce_${op}${type === 'i32' ? '_i32' : ''}`, code, bindings: ['read', 'write'], workgroupSize: layout.workgroupSize, dispatch: layout.dispatch };
 }
 
-/** y = Σ x over `axes`, shape `reducedShape(shape, axes)`; bindings: x, y. */
+/** y = Σ x over `axes`, shape `reducedShape(shape, axes)`, float32 or int32 (wrapping); bindings: x, y. */
 export function reduceSum(params: ReduceParams): Kernel {
   return reduce('sum', params);
 }
