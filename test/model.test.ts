@@ -172,6 +172,14 @@ describe('fit, evaluate, predict', () => {
     for (const t of [x, y, onehot, binary, target]) t.dispose();
   }, 180_000);
 
+  test('a model whose output is its input (one Dropout, the identity in inference) predicts the input', async () => {
+    const model = sf.sequential([sf.layers.dropout({ rate: 0.3, inputShape: [3] })]);
+    const x = sf.tensor([[1, 2, 3], [4, 5, 6]]);
+    const y = model.predict(x);
+    expect(Array.from(await y.data())).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const t of [x, y, model]) t.dispose();
+  });
+
   test('early stopping ends training when the monitored value stops improving', async () => {
     const { x, y } = blobs(64, freshSeed());
     const model = irisMlp();

@@ -47,13 +47,13 @@ export function runTraced(name: string, fn: (trace: Trace) => Tensor[]): Tensor[
   if (activeTrace()) return fn(activeTrace()!); // already tracing (a compiled step): just record
   const { trace: t, result } = trace(name, fn);
   const rt = runtime();
-  const { program, index } = toProgram(t, result, rt.limits);
+  const { program, outputs } = toProgram(t, result, rt.limits);
   const plan = new Plan(rt, program, name);
   try {
     plan.run();
     const taken = new Map<number, GPUBuffer>();
-    return result.map((r) => {
-      const k = index.get(r)!;
+    return result.map((r, i) => {
+      const k = outputs[i];
       if (taken.has(k)) throw new Error(`${name}: the same result appears twice`);
       const buffer = plan.take(k);
       taken.set(k, buffer);

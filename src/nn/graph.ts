@@ -43,6 +43,8 @@ export interface OpDef<A> {
   grad(dys: readonly (Tensor | null)[], node: { inputs: readonly Tensor[]; outputs: readonly Tensor[]; attrs: A }): (Tensor | null)[];
   /** Output 0 is input 0's memory under another shape (reshape): no kernel inside a plan. */
   readonly alias?: true;
+  /** The public op's name in messages (`sf.<name>: ...`) where it is not the kind's. */
+  name?(attrs: A): string;
 }
 
 /** The ops recorded while a function runs symbolically. */
@@ -96,7 +98,7 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
       throw new Error(`${kind}: ${t.describe()} is symbolic and belongs to ${t.trace.name}, which has ended; use tensors from outside the traced function, or its results`);
     }
   }
-  const shapes = def.outputs(inputs, attrs);
+  const shapes = atTheDoor(kind, def, attrs, () => def.outputs(inputs, attrs));
   if (active) {
     const trace = active;
     const rt = runtime();
@@ -135,6 +137,19 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
 }
 
 /**
+ * Runs an op's input checks (its `outputs`), so that what they refuse reaches the user as
+ * `sf.<op>: ...`, the op they called, whichever helper found the fault.
+ */
+function atTheDoor<A>(kind: OpKind, def: OpDef<A>, attrs: A, check: () => Shaped[]): Shaped[] {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof Error) || error.message.startsWith('sf.')) throw error;
+    throw new Error(`sf.${def.name?.(attrs) ?? kind}: ${error.message.replace(/^\w+: /, '')}`);
+  }
+}
+
+/**
  * The nodes that `outputs` or a side effect (an optimizer update, a metrics accumulation: the
  * nodes without outputs) need, in recorded order. Gradient rules compute some gradients nobody
  * asked for (a network's input); this is where they go.
@@ -154,9 +169,10 @@ function liveNodes(nodes: readonly Node[], outputs: readonly Tensor[]): Node[] {
 /**
  * Turns a trace into a program for the scheduler. Tensors from outside the trace (parameters,
  * constants) become external buffers; placeholders, inputs; `outputs`, buffers kept after the
- * run (copied where an output is another buffer's memory); everything else, temps.
+ * run (copied where an output is another buffer's memory); everything else, temps. Returns the
+ * buffer of every tensor and, in order, of each output.
  */
-export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: KernelLimits): { program: Program; index: Map<Tensor, number> } {
+export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: KernelLimits): { program: Program; index: Map<Tensor, number>; outputs: number[] } {
   const buffers: ProgramBuffer[] = [];
   const steps: ProgramStep[] = [];
   const index = new Map<Tensor, number>();
@@ -208,6 +224,7 @@ export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: Kern
     steps.push({ copy: [k, copy], bytes: t.size * 4 });
     result.set(t, copy);
   }
-  for (const [t, k] of result) index.set(t, k);
-  return { program: { buffers, steps }, index };
+  // `index` keeps each tensor's own buffer (an input's is where runs write it), so an output
+  // that is an input, as a model of one inference-time Dropout returns, is found as both.
+  return { program: { buffers, steps }, index, outputs: outputs.map((t) => result.get(t)!) };
 }

@@ -99,12 +99,12 @@ export class CompiledStep {
       return { inputs, outputs: this.fn(...inputs) ?? [] };
     });
     const rt = runtime();
-    const { program, index } = toProgram(t, result.outputs, rt.limits);
+    const { program, index, outputs } = toProgram(t, result.outputs, rt.limits);
     const plan = new Plan(rt, program, `${this.name} ${key}`);
     planned = new PlannedStep(
       plan,
       result.inputs.map((p) => index.get(p)!),
-      result.outputs.map((o) => ({ index: index.get(o)!, shape: o.shape, dtype: o.dtype })),
+      result.outputs.map((o, k) => ({ index: outputs[k], shape: o.shape, dtype: o.dtype })),
       index,
     );
     this.plans.set(key, planned);
