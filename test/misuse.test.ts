@@ -261,4 +261,52 @@ describe('ops at the door', () => {
     }
     empty.dispose();
   });
+
+  test('empty reductions and an empty inner dimension give what the arithmetic says, not a compile error', async () => {
+    await leaksNothing(async () => {
+      const x = sf.zeros([0, 2, 3]);
+      const [summed, averaged] = [sf.sum(x, 0), sf.mean(x, [0])];
+      expect(summed.shape).toEqual([2, 3]);
+      expect(Array.from(await summed.data())).toEqual([0, 0, 0, 0, 0, 0]);
+      // 0 / 0, as TensorFlow and NumPy (TF.js says 0).
+      expect(Array.from(await averaged.data()).every(Number.isNaN)).toBe(true);
+      const [a, b, bias] = [sf.zeros([3, 0]), sf.zeros([0, 2]), sf.tensor([1, -2])];
+      const product = sf.fused.matMul({ a, b, bias, activation: 'relu' });
+      expect(product.shape).toEqual([3, 2]);
+      expect(Array.from(await product.data())).toEqual([1, 0, 1, 0, 1, 0]);
+      const ints = sf.tensor(new Int32Array([7, -7, 3]), [3], 'int32');
+      const sums = sf.sum(ints);
+      expect(Array.from(await sums.data())).toEqual([3]);
+      const quotients = sf.div(ints, 0);
+      expect(Array.from(await quotients.data())).toEqual([0, 0, 0]);
+      for (const t of [x, summed, averaged, a, b, bias, product, ints, sums, quotients]) t.dispose();
+    });
+  });
+
+  test('every op refuses bad arguments as sf.<op>, in the terms the user gave them', async () => {
+    await leaksNothing(async () => {
+      const [a, b, ints, empty] = [sf.zeros([2, 3]), sf.zeros([4, 5]), sf.tensor(new Int32Array([1, 2]), [2], 'int32'), sf.zeros([0, 3])];
+      const indices = sf.tensor(new Int32Array([0]), [1], 'int32');
+      expect(() => sf.matMul(a, b)).toThrow('sf.matMul: inner dimensions must agree: [2, 3] · [4, 5] has 3 and 4');
+      expect(() => sf.add(a, b)).toThrow(/^sf\.add: Shapes \[2,3\] and \[4,5\] cannot be broadcast/);
+      expect(() => sf.sum(a, 2)).toThrow('sf.sum: expected axes in [-2, 2) for shape [2,3], got 2');
+      expect(() => sf.conv2d(a, b, 1, 'same')).toThrow('sf.conv2d: expected x of rank 4');
+      const [flat, image] = [sf.zeros([1, 1, 4, 1]), sf.zeros([1, 4, 4, 1])];
+      expect(() => sf.maxPool(flat, 2, 1, 'valid')).toThrow("sf.maxPool: along the height, a window of 2 does not fit in an input of 1 with 'valid' padding");
+      expect(() => sf.avgPool(image, null as never, 1, 'same')).toThrow('sf.avgPool: filterSize must be a positive integer or a pair of them, got null');
+      expect(() => sf.add(ints, 0.5)).toThrow('sf.add: an int32 tensor takes integer numbers only, got 0.5');
+      expect(() => sf.reshape(empty, [0, -1])).toThrow('sf.reshape: cannot infer the −1 in [0, -1] when the other dimensions hold 0 elements');
+      expect(() => sf.gather(empty, indices)).toThrow('sf.gather: x has no rows (shape [0, 3]), so none of the 1 indices can pick one');
+      expect(() => sf.zeros([2], 'bool' as never)).toThrow(`sf.zeros: dtype must be 'float32' or 'int32', got "bool"`);
+      expect(() => sf.losses.meanSquaredError(a, b)).toThrow('sf.losses.meanSquaredError: labels [2, 3] must have the predictions');
+      for (const t of [a, b, ints, empty, indices, flat, image]) t.dispose();
+    });
+    // sf.dropout keeps nothing of its own: the result is the one new tensor.
+    const x = sf.ones([4]);
+    const before = sf.memory().numTensors;
+    const y = sf.dropout(x, 0.5);
+    expect(sf.memory().numTensors).toBe(before + 1);
+    y.dispose();
+    x.dispose();
+  });
 });

@@ -3,7 +3,6 @@
 // step); the same functions write the gradient rules in op-table.ts.
 
 import { runtime } from '../gpu/device.js';
-import type { Runtime } from '../gpu/runtime.js';
 import type { Activation } from '../shaders/activation.js';
 import { activationNames } from '../shaders/activation.js';
 import { type BinaryOp, broadcastShapes, type UnaryOp } from '../shaders/elementwise.js';
@@ -44,15 +43,21 @@ function checkFloat(t: Tensor, op: string, name: string): void {
 
 /** Fills a new tensor of `shape` with `value`. */
 export function fill(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
+  return filled('fill', shape, value, dtype);
+}
+
+function filled(op: string, shape: readonly number[], value: number, dtype: DType): Tensor {
   if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new Error(`sf.fill: a shape is an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new Error(`sf.${op}: a shape is an array of non-negative integers, got ${JSON.stringify(shape) ?? String(shape)}`);
   }
-  if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`sf.fill: dtype must be 'float32' or 'int32', got '${dtype}'`);
+  if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`sf.${op}: dtype must be 'float32' or 'int32', got ${JSON.stringify(dtype) ?? String(dtype)}`);
+  if (typeof value !== 'number') throw new Error(`sf.${op}: value must be a number, got ${describeValue(value)}`);
+  if (dtype === 'int32' && !Number.isInteger(value)) throw new Error(`sf.${op}: an int32 tensor holds integers, got the value ${value}`);
   return apply('fill', [], { shape: [...shape], value, dtype })[0];
 }
 
-export const zeros = (shape: readonly number[], dtype: DType = 'float32'): Tensor => fill(shape, 0, dtype);
-export const ones = (shape: readonly number[], dtype: DType = 'float32'): Tensor => fill(shape, 1, dtype);
+export const zeros = (shape: readonly number[], dtype: DType = 'float32'): Tensor => filled('zeros', shape, 0, dtype);
+export const ones = (shape: readonly number[], dtype: DType = 'float32'): Tensor => filled('ones', shape, 1, dtype);
 
 function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
   if (typeof a === 'number' && typeof b === 'number') return disposing(fill([], a), (t) => binaryScalar(op, t, b, false));
@@ -67,7 +72,12 @@ function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
   if (a.dtype !== b.dtype) throw new Error(`sf.${op}: both operands need one dtype, got ${a.dtype} (a) and ${b.dtype} (b)`);
   // Traced constants (the gradient seed, a mean's 1/n) fold away rather than cost dispatches.
   const [ca, cb] = [constantValue(a), constantValue(b)];
-  const shape = broadcastShapes(a.shape, b.shape);
+  let shape: number[];
+  try {
+    shape = broadcastShapes(a.shape, b.shape);
+  } catch (error) {
+    throw new Error(`sf.${op}: ${(error as Error).message}`);
+  }
   const same = (t: Tensor) => t.shape.length === shape.length && t.shape.every((d, k) => d === shape[k]);
   if (ca !== undefined && cb !== undefined) return fill(shape, scalarOp(op, ca, cb, a.dtype), a.dtype);
   if (cb !== undefined && same(a)) return binaryScalar(op, a, cb, false);
@@ -83,6 +93,10 @@ function scalarOp(op: BinaryOp, x: number, y: number, dtype: DType): number {
 
 function binaryScalar(op: BinaryOp, t: Tensor, scalar: number, scalarFirst: boolean): Tensor {
   if (typeof scalar !== 'number') throw new Error(`sf.${op}: expected a Tensor or a number, got ${describeValue(scalar)}`);
+  // As TensorFlow does: an int32 tensor takes integers only; rounding 0.5 away would be silent.
+  if (t.dtype === 'int32' && !Number.isInteger(scalar)) {
+    throw new Error(`sf.${op}: an int32 tensor takes integer numbers only, got ${scalar} with ${t.describe()}; use float32 tensors for fractions`);
+  }
   const c = constantValue(t);
   if (c !== undefined) return fill(t.shape, scalarFirst ? scalarOp(op, scalar, c, t.dtype) : scalarOp(op, c, scalar, t.dtype), t.dtype);
   const identity = !scalarFirst && ((scalar === 0 && (op === 'add' || op === 'sub')) || (scalar === 1 && (op === 'mul' || op === 'div')));
@@ -118,7 +132,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const unknown = shape.filter((d) => d === -1).length;
   if (unknown > 1) throw new Error(`sf.reshape: at most one dimension may be −1, got [${shape.join(', ')}]`);
   const known = shape.reduce((n, d) => (d === -1 ? n : n * d), 1);
-  const resolved = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
+  if (unknown && known === 0) throw new Error(`sf.reshape: cannot infer the −1 in [${shape.join(', ')}] when the other dimensions hold 0 elements (${x.describe()})`);
+  const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
   const size = resolved.reduce((n, d) => n * d, 1);
   if (size !== x.size || !resolved.every(Number.isInteger)) {
     throw new Error(`sf.reshape: cannot reshape ${x.describe()} (${x.size} elements) to [${shape.join(', ')}]`);
@@ -176,13 +191,22 @@ export function fusedMatMul({ a, b, transposeA = false, transposeB = false, bias
   checkFloat(b, 'matMul', 'b');
   if (bias !== undefined) check(bias, 'matMul', 'bias');
   checkActivation(activation, 'matMul');
+  if (a.rank === 2 && b.rank === 2 && a.shape[transposeA ? 0 : 1] === 0 && b.shape[transposeB ? 1 : 0] === 0) {
+    // An inner dimension of 0 sums nothing: zeros (plus the bias, through the activation), as TF.js.
+    const [m, n] = [a.shape[transposeA ? 1 : 0], b.shape[transposeB ? 0 : 1]];
+    if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new Error(`sf.matMul: bias must have shape [${n}], got ${bias.describe()}`);
+    const z = bias ? disposing(zeros([m, n]), (t) => add(t, bias)) : zeros([m, n]);
+    return activation === 'linear' ? z : disposing(z, (t) => activate(t, activation, 'matMul'));
+  }
   return apply('matMul', bias ? [a, b, bias] : [a, b], { transposeA, transposeB, activation })[0];
 }
 
 function pair(v: number | readonly number[], op: string, name: string): [number, number] {
-  const p = typeof v === 'number' ? [v, v] : [...v];
-  if (p.length !== 2 || p.some((d) => !Number.isInteger(d) || d < 1)) throw new Error(`sf.${op}: ${name} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
-  return [p[0], p[1]];
+  const p: unknown[] = typeof v === 'number' ? [v, v] : Array.isArray(v) ? v : [];
+  if (p.length !== 2 || p.some((d) => !Number.isInteger(d) || (d as number) < 1)) {
+    throw new Error(`sf.${op}: ${name} must be a positive integer or a pair of them, got ${JSON.stringify(v) ?? String(v)}`);
+  }
+  return [p[0] as number, p[1] as number];
 }
 
 function padding(pad: unknown, op: string): Padding {
@@ -264,8 +288,6 @@ export function mean(x: Tensor, axis?: number | number[] | null, keepDims = fals
 }
 
 let dropoutCalls = 0;
-/** The step state eager dropout reads: step 0, run seed 0, one per device (each call varies its own seed instead). */
-const eagerStates = new WeakMap<Runtime, Tensor>();
 
 /** Inverted dropout, as tf.dropout: each element is zeroed with probability `rate`, the rest scaled by 1/(1 − rate). */
 export function dropout(x: Tensor, rate: number, seed?: number): Tensor {
@@ -274,13 +296,9 @@ export function dropout(x: Tensor, rate: number, seed?: number): Tensor {
   if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new Error(`sf.dropout: rate must be a number in [0, 1), got ${rate}`);
   const s = seed ?? Math.floor(Math.random() * 2 ** 32);
   if (!Number.isInteger(s) || s < 0 || s >= 2 ** 32) throw new Error(`sf.dropout: seed must be an integer in [0, 2³²), got ${seed}`);
-  let state = eagerStates.get(x.runtime);
-  if (!state || state.isDisposed) {
-    state = tensor(new Int32Array(4), [4], 'int32');
-    eagerStates.set(x.runtime, state);
-  }
-  // Each call draws a new mask, as before: the call count is mixed into the seed.
-  return dropoutWith(x, { rate, seed: mix32(s, dropoutCalls++) }, state);
+  // Each call draws a new mask: the call count is mixed into the seed. The step state (step 0,
+  // run seed 0) lives for the call only, so sf.memory() counts the result alone.
+  return disposing(tensor(new Int32Array(4), [4], 'int32'), (state) => dropoutWith(x, { rate, seed: mix32(s, dropoutCalls++) }, state));
 }
 
 /** @internal Dropout whose step and run seed come from a step state (int32 [4], see src/nn/step-state.ts). */

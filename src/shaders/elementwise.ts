@@ -9,8 +9,9 @@ const binaryOps = {
   add: { f32: 'x + y', i32: 'x + y' },
   sub: { f32: 'x - y', i32: 'x - y' },
   mul: { f32: 'x * y', i32: 'x * y' },
-  // Integer division floors, as in TF.js (WGSL's `/` truncates toward zero).
-  div: { f32: 'x / y', i32: 'select(x / y, x / y - 1, (x % y != 0) && ((x < 0) != (y < 0)))' },
+  // Integer division floors, as in TF.js (WGSL's `/` truncates toward zero); by zero it gives 0,
+  // as TF.js does (WGSL leaves x / 0 to the driver).
+  div: { f32: 'x / y', i32: 'select(select(x / y, x / y - 1, (x % y != 0) && ((x < 0) != (y < 0))), 0, y == 0)' },
   maximum: { f32: 'max(x, y)', i32: 'max(x, y)' },
   minimum: { f32: 'min(x, y)', i32: 'min(x, y)' },
 } as const;

@@ -67,7 +67,7 @@ export function positiveInt(v: unknown, where: string, what: string): number {
 
 export function pairOf(v: number | readonly number[] | undefined, fallback: readonly [number, number], where: string, what: string): [number, number] {
   if (v === undefined) return [fallback[0], fallback[1]];
-  const p = typeof v === 'number' ? [v, v] : [...v];
+  const p: unknown[] = typeof v === 'number' ? [v, v] : Array.isArray(v) ? v : [];
   if (p.length !== 2) throw new Error(`${where}: ${what} must be a number or a pair of numbers, got ${JSON.stringify(v)}`);
   return [positiveInt(p[0], where, what), positiveInt(p[1], where, what)];
 }
