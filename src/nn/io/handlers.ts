@@ -98,9 +98,22 @@ function fileHandler(url: string): IOHandler {
       const fs = await import('node:fs/promises');
       const path = await import('node:path');
       const dir = target.endsWith('.json') ? path.dirname(target) : target;
-      await fs.mkdir(dir, { recursive: true });
-      await fs.writeFile(path.join(dir, target.endsWith('.json') ? path.basename(target) : 'model.json'), JSON.stringify(modelJson(artifacts, [weightsFile])));
-      await fs.writeFile(path.join(dir, weightsFile), new Uint8Array(concat(artifacts.weightData)));
+      // Each file is written under a temporary name, then renamed over the old one (atomic on one
+      // file system), so a crash or a full disk mid-save leaves the last save whole, never half a
+      // file. The weights go first: old JSON with new weights of the same model is still a model.
+      const files: [string, string | Uint8Array][] = [
+        [weightsFile, new Uint8Array(concat(artifacts.weightData))],
+        [target.endsWith('.json') ? path.basename(target) : 'model.json', JSON.stringify(modelJson(artifacts, [weightsFile]))],
+      ];
+      const suffix = `.${Math.random().toString(36).slice(2, 10)}.partial`;
+      try {
+        await fs.mkdir(dir, { recursive: true });
+        for (const [name, data] of files) await fs.writeFile(path.join(dir, name + suffix), data);
+        for (const [name] of files) await fs.rename(path.join(dir, name + suffix), path.join(dir, name));
+      } catch (error) {
+        await Promise.all(files.map(([name]) => fs.rm(path.join(dir, name + suffix), { force: true }).catch(() => undefined)));
+        throw new Error(`model.save('${url}'): writing ${dir} failed (${(error as Error).message}); an earlier save there is left as it was`);
+      }
       return saveResult(artifacts);
     },
     async load() {
