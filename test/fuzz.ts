@@ -430,6 +430,16 @@ export async function fuzz(sf: typeof Sf, tf: typeof Tf, { seed, calls, fits }: 
     else report.refused++;
     if (failure) report.failures.push(`seed ${seed}, call ${i}: ${describe(c)} ${failure}`);
   }
+  // The device is still sound: a fresh op computes, and no error is pending.
+  try {
+    const [one, two] = [sf.ones([2]), sf.scalar(1)];
+    const sum = sf.add(one, two);
+    const values = Array.from(await sum.data());
+    for (const t of [one, two, sum]) t.dispose();
+    if (values.join() !== '2,2') report.failures.push(`seed ${seed}: after the run, 1 + 1 gave ${values}`);
+  } catch (error) {
+    report.failures.push(`seed ${seed}: after the run the device fails: ${(error as Error).message}`);
+  }
   const after = sf.memory().numTensors;
   if (after !== before) report.failures.push(`seed ${seed}: ${after - before} tensors outlived their calls`);
   return report;
