@@ -3,7 +3,8 @@
 // predictions on the sample images in samples/. 3. Augmentation: inverted copies added to the
 // data, training continued, the samples predicted again. 4. A summary.
 // Flags: --train N --test N (MNIST digits), --epochs N, --aug-epochs N, --fashion (Fashion-MNIST
-// from Debian's dataset-fashion-mnist), --save DIR (the trained CNN, TF.js Layers format), --quiet.
+// from Debian's dataset-fashion-mnist), --save DIR (the trained CNN, TF.js Layers format), --quiet,
+// --quick (a smoke run of about a minute: 500 training and 300 test digits; the flags above still apply).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -18,11 +19,12 @@ function number(name: string, fallback: number): number {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} expects a positive integer, got ${argv[argv.indexOf(name) + 1]}`);
   return v;
 }
-const known = ['--train', '--test', '--epochs', '--aug-epochs', '--fashion', '--save', '--quiet', '--samples'];
+const known = ['--train', '--test', '--epochs', '--aug-epochs', '--fashion', '--save', '--quiet', '--samples', '--quick'];
 for (const a of argv) if (a.startsWith('--') && !known.includes(a)) throw new Error(`unknown flag ${a}; known: ${known.join(' ')}`);
+const quick = flag('--quick');
 const options = {
-  train: number('--train', 4000),
-  test: number('--test', 1000),
+  train: number('--train', quick ? 500 : 4000),
+  test: number('--test', quick ? 300 : 1000),
   epochs: number('--epochs', 1),
   augEpochs: number('--aug-epochs', 1),
   fashion: flag('--fashion'),
