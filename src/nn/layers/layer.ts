@@ -100,7 +100,7 @@ export abstract class Layer {
   private wasBuilt = false;
 
   get built(): boolean {
-    return this.wasBuilt && this.inputShape !== null;
+    return this.wasBuilt;
   }
 
   /** "layer 'dense_1' (Dense)", for messages. */

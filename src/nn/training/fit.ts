@@ -121,11 +121,12 @@ class Holds {
   }
 
   /**
-   * Checks a pair of tensors given as examples and labels (tensors, neither disposed; x of the
-   * model's input shape, not empty; as many labels as examples) and holds both.
+   * Checks a pair of tensors given as examples and labels (tensors, neither disposed; x float32
+   * of the model's input shape, not empty; as many labels as examples) and holds both.
    */
   pair(x: unknown, y: unknown, [xName, yName]: readonly [string, string]): [Tensor, Tensor] {
     checkTensor(x, this.where, xName);
+    if (x.dtype !== 'float32') throw new Error(`${this.where}: ${xName} must be float32, got ${x.describe()}`);
     checkTensor(y, this.where, yName);
     this.model.checkInput(x.shape, this.where, xName);
     if (x.shape[0] === 0) throw new Error(`${this.where}: ${xName} is empty (shape [${x.shape.join(', ')}]); expected at least one example`);
@@ -188,8 +189,6 @@ export async function fit(model: TrainableModel, xOrData: Tensor | BatchSource, 
   try {
     const random = args.seed === undefined ? null : new Random(args.seed);
     if (isTensorInput) {
-      checkTensor(xOrData, where, 'x');
-      if (xOrData.dtype !== 'float32') throw new Error(`${where}: x must be float32, got ${xOrData.describe()}`);
       const [x, y0] = holds.pair(xOrData, yOrArgs, ['x', 'y']);
       if (checkInputs) await Promise.all([checkFinite(x, where, 'x'), checkFinite(y0, where, 'y')]);
       let y = await prepareLabels(model, y0, where);

@@ -34,7 +34,7 @@ export interface TrainableModel extends CallbackModel {
    * a `checked` training step records the batch's first non-finite input in the accumulator.
    */
   step(purpose: 'train' | 'eval', feed?: Feed, checked?: boolean): CompiledStep;
-  /** The metrics accumulator [loss sum, correct, count, 0] of training or evaluation. */
+  /** The metrics accumulator of training or evaluation: [loss sum, correct, count, then a non-finite find: which, step + 1, sample, element, value]. */
   accumulator(which: 'train' | 'eval'): Tensor;
   /** Zeroes an accumulator, ordered after the steps already submitted. */
   resetAccumulator(which: 'train' | 'eval'): void;
