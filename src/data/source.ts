@@ -9,7 +9,7 @@ export interface SourceOptions {
   name?: string;
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+export const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 /** The name to put in error messages for `source`. */
 export function sourceName(source: Source, options: SourceOptions = {}): string {
