@@ -4,19 +4,26 @@
 // writes every number as JSON.
 // Usage: npm run bench [-- --json FILE] [-- --quick] [-- --setting node|chromium|both]
 //        [-- --models mlp,cnn] [-- --cnn-steps N] [-- --no-profile] [-- --warm-cache]
+//        npm run bench -- --json --device-report   (one JSON object on stdout; see below)
 
 import { writeFileSync } from 'node:fs';
 import * as sf from '../src/index.js';
+import { runtime } from '../src/gpu/device.js';
 import { runInChromium } from './browser.js';
-import { loadTfjsWebgpu } from './peers.js';
+import { kernelRows } from './kernel-rows.js';
+import { loadTfjsWebgpu, type Tf } from './peers.js';
 import { table } from './timing.js';
 import { type BenchConfig, type HostData, mnistRows, type ModelResult, runTrainingBench, type SettingResult, type Tfjs } from './train-core.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-const jsonPath = option('--json');
+// --device-report: Node only, then every kernel's GFLOP/s, as one JSON object on stdout (or in
+// the --json FILE), the progress on stderr: for a machine with a real GPU to run unchanged.
+const deviceReport = args.includes('--device-report');
+const jsonOption = option('--json');
+const jsonPath = jsonOption && !jsonOption.startsWith('--') ? jsonOption : undefined;
 const quick = args.includes('--quick');
-const setting = option('--setting') ?? 'both';
+const setting = deviceReport ? 'node' : (option('--setting') ?? 'both');
 if (!['node', 'chromium', 'both'].includes(setting)) throw new Error(`bench: --setting must be node, chromium or both, got '${setting}'`);
 const cnnSteps = option('--cnn-steps');
 const models = (option('--models') ?? 'mlp,cnn').split(',') as ('mlp' | 'cnn')[];
@@ -96,6 +103,7 @@ function print(result: SettingResult): void {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  if (deviceReport) console.log = console.error; // stdout carries the JSON alone
   const log = (line: string): void => console.log(line);
   const settings: SettingResult[] = [];
   const nodeConfig = configFor('node');
@@ -121,10 +129,58 @@ async function main(): Promise<void> {
     flopsFormula: 'forward FLOPs per sample = Σ over conv/dense layers of 2·K·N (K = kh·kw·cin or input width, N = output elements per sample); training = 3 × forward (backward ≈ 2× forward)',
     settings,
   };
+  const out = deviceReport ? await withDeviceReport(report, settings[0]) : report;
   if (jsonPath) {
-    writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(jsonPath, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`\nwrote ${jsonPath}`);
+  } else if (deviceReport) {
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   }
+}
+
+/**
+ * The training report plus what a new adapter needs judging by: its features and limits, its
+ * measured FMA peak, and each kernel's GFLOP/s and share of that peak next to TF.js's.
+ */
+async function withDeviceReport(report: object, node: SettingResult): Promise<object> {
+  const info = await sf.ready();
+  const rt = runtime();
+  const tf = (await import('@tensorflow/tfjs-core')) as Tf; // loaded for the training bench, on navigator.gpu
+  const adapter = await (navigator as unknown as { gpu: GPU }).gpu.requestAdapter({ powerPreference: 'high-performance' });
+  const batch = quick ? 32 : 128;
+  console.log(`\nkernels at batch ${batch}…`);
+  const rows = await kernelRows(rt, tf, batch, quick ? 0.1 : 0.5);
+  const peak = node.peakGflops;
+  console.log(table(['op', 'shaderflow GFLOP/s', '% of peak', 'TF.js WebGPU GFLOP/s', 'ratio'], rows.map((r) => [r.op, r.ours, (100 * r.ours) / peak, r.peer, r.ours / r.peer])));
+  const training = Object.fromEntries(
+    node.models.map((m) => [
+      m.model,
+      {
+        batchSize: m.batchSize,
+        trainSamplesPerSecond: { shaderflow: m.shaderflow.trainSamplesPerSecond, tfjs: m.tfjs.trainSamplesPerSecond, ratio: m.ratio.trainSamplesPerSecond },
+        firstStepMs: { shaderflow: m.shaderflow.firstStepMs, tfjs: m.tfjs.firstStepMs },
+        percentOfPeak: { shaderflow: 100 * m.fractionOfPeak.shaderflow, tfjs: 100 * m.fractionOfPeak.tfjs },
+      },
+    ]),
+  );
+  return {
+    deviceReport: 'shaderflow on this adapter: FMA peak, kernels, and training next to TF.js WebGPU',
+    adapter: {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      platform: info.platform,
+      features: adapter ? [...adapter.features].sort() : info.features,
+      usedFeatures: info.features,
+      subgroupSize: info.subgroupSize ?? null,
+      limits: info.limits,
+    },
+    peakGflops: peak,
+    kernels: rows.map((r) => ({ op: r.op, batch, gflops: r.ours, percentOfPeak: (100 * r.ours) / peak, tfjsGflops: r.peer, ratio: r.ours / r.peer })),
+    training,
+    ...report,
+  };
 }
 
 await main();

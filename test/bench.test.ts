@@ -62,3 +62,24 @@ describe('npm run bench -- --quick', () => {
     checkShape(report, 'chromium');
   }, 120_000);
 });
+
+describe('npm run bench -- --json --device-report', () => {
+  it('prints one JSON object on stdout: the adapter, its FMA peak, every kernel against the peak and TF.js, and training', async () => {
+    const { stdout } = await run(process.execPath, ['scripts/run-ts.mjs', 'bench/train.ts', '--json', '--device-report', '--quick', '--warm-cache', '--models', 'mlp'], { timeout: 110_000, maxBuffer: 1 << 24 });
+    const report = JSON.parse(stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      adapter: { description: expect.any(String), features: expect.any(Array), limits: expect.any(Object) },
+      peakGflops: positive,
+      training: { mlp: { batchSize: 32, trainSamplesPerSecond: { shaderflow: positive, tfjs: positive, ratio: positive } } },
+      settings: [{ setting: 'node' }],
+    });
+    const kernels = report.kernels as { op: string; gflops: number; percentOfPeak: number; tfjsGflops: number }[];
+    // Two square matmuls, the dense layer's three products, three passes of each of four conv layers.
+    expect(kernels).toHaveLength(2 + 3 + 12);
+    expect(kernels.map((k) => k.op)).toContain('conv2 14x14x16→32 backward filter');
+    for (const k of kernels) {
+      expect(k.gflops > 0 && k.tfjsGflops > 0, `${k.op} timed for both`).toBe(true);
+      expect(k.percentOfPeak).toBeCloseTo((100 * k.gflops) / (report.peakGflops as number), 6);
+    }
+  }, 120_000);
+});
