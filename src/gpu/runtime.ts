@@ -22,9 +22,6 @@ export interface BackendInfo {
 
 /** Submit the shared encoder after this many dispatches even if nothing is read back. */
 const maxDispatchesPerSubmit = 128;
-/** Writes up to this size are staged through an upload buffer of `uploadBytes` (or their own size). */
-const maxStagedWrite = 1 << 20;
-const uploadBytes = 1 << 16;
 
 export class Runtime {
   readonly pool: BufferPool;
@@ -138,62 +135,11 @@ export class Runtime {
     this.pool.release(buffer);
   }
 
-  /**
-   * Writes `data` into `buffer` in order with the work encoded so far. queue.writeBuffer runs
-   * ahead of unsubmitted commands, so a buffer the open encoder uses gets its write staged: the
-   * bytes go to a fresh region of an upload buffer and a copy from there joins the encoder.
-   * Several training steps (each writing its batch's row indices and its step state) then share
-   * one submit, and each still reads its own values.
-   */
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.check();
-    if (this.usedByOpenEncoder.has(buffer)) {
-      if (data.byteLength % 4 === 0 && byteOffset % 4 === 0 && data.byteLength <= maxStagedWrite) {
-        this.stage(buffer, data, byteOffset);
-        return;
-      }
-      void this.flush();
-    }
+    if (this.usedByOpenEncoder.has(buffer)) void this.flush();
     this.beginScope();
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
-  }
-
-  /** The upload buffer of the open encoder and the bytes of it already handed out. */
-  private uploads: { buffer: GPUBuffer; used: number } | null = null;
-
-  private stage(buffer: GPUBuffer, data: ArrayBufferView, byteOffset: number): void {
-    const encoder = this.currentEncoder();
-    if (!this.uploads || this.uploads.used + data.byteLength > this.uploads.buffer.size) {
-      const upload = this.pool.acquire(Math.max(uploadBytes, data.byteLength), BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'staged writes');
-      this.releaseAfterSubmit.push(upload);
-      this.uploads = { buffer: upload, used: 0 };
-    }
-    const at = this.uploads.used;
-    this.uploads.used += Math.ceil(data.byteLength / 16) * 16;
-    this.device.queue.writeBuffer(this.uploads.buffer, at, data.buffer, data.byteOffset, data.byteLength);
-    encoder.copyBufferToBuffer(this.uploads.buffer, at, buffer, byteOffset, data.byteLength);
-    this.noteEncoded('write');
-  }
-
-  /** Marks buffers that encoded work (a plan's run) reads or writes, so later writes to them are staged. */
-  markUsed(buffers: Iterable<GPUBuffer>): void {
-    for (const buffer of buffers) this.usedByOpenEncoder.add(buffer);
-  }
-
-  /** Runs `callback` right after the open encoder is submitted (a ring reader maps its slot then). */
-  afterSubmit(callback: () => void): void {
-    this.submitted.push(callback);
-  }
-
-  private submitted: (() => void)[] = [];
-
-  /**
-   * After a plan's run: submits once the encoder holds enough work, else leaves it open for the
-   * next steps; the flush timer armed with the encoder's error scope submits it within a turn of
-   * the event loop, and any read submits it at once.
-   */
-  submitSoon(): void {
-    if (this.encodedCount >= maxDispatchesPerSubmit) void this.flush();
   }
 
   clear(buffer: GPUBuffer, byteLength: number): void {
@@ -204,9 +150,9 @@ export class Runtime {
    * Hands the shared command encoder to `encode` (a plan recording its prepared dispatches), so
    * eager work before it stays in order; `name` labels it in error messages like a kernel's.
    */
-  encode(encode: (encoder: GPUCommandEncoder) => void, name: string, dispatches = 1): void {
+  encode(encode: (encoder: GPUCommandEncoder) => void, name: string): void {
     encode(this.currentEncoder());
-    this.noteEncoded(name, dispatches);
+    this.noteEncoded(name);
   }
 
   /**
@@ -243,8 +189,8 @@ export class Runtime {
   }
 
   /** Keeps the first few names of the open encoder's work for its error messages. */
-  private noteEncoded(name: string, commands = 1): void {
-    this.encodedCount += commands;
+  private noteEncoded(name: string): void {
+    this.encodedCount++;
     if (this.encodedKernels.length < 8) this.encodedKernels.push(name);
   }
 
@@ -264,10 +210,6 @@ export class Runtime {
       for (const buffer of this.releaseAfterSubmit) this.pool.release(buffer);
       this.releaseAfterSubmit = [];
       this.usedByOpenEncoder.clear();
-      this.uploads = null;
-      const submitted = this.submitted;
-      this.submitted = [];
-      for (const callback of submitted) callback();
     }
     if (!this.scopeOpen) return Promise.resolve();
     this.scopeOpen = false;

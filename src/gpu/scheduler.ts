@@ -306,9 +306,6 @@ export class Plan {
     return reader;
   }
 
-  /** Every GPU buffer a run binds or copies, once each. */
-  private bound: GPUBuffer[] | null = null;
-
   private prepare(): PreparedStep[] {
     return this.program.steps.map((step) => {
       if ('copy' in step) {
@@ -327,16 +324,13 @@ export class Plan {
   }
 
   /**
-   * Encodes every step into the runtime's command encoder, no wait. The encoder is submitted
-   * once it holds enough work or within a turn of the event loop, so small steps run several to
-   * a submit (their writes staged in order, see Runtime.write). Pipelines not compiled by
-   * `compile()` are created on the spot.
+   * Encodes every step into the runtime's command encoder and submits it: one submit, no wait.
+   * Pipelines not compiled by `compile()` are created on the spot.
    */
   run(): void {
     if (this.disposed) throw new Error(`${this.label} was disposed`);
     this.runtime.check();
     this.prepared ??= this.prepare();
-    this.bound ??= this.program.buffers.map((_, k) => this.binding(k).buffer).filter((b, k, all) => b && all.indexOf(b) === k);
     const run = this.runs++;
     this.runtime.encode((encoder) => {
       // One compute pass for all dispatches (WebGPU orders them and their memory); a copy ends it.
@@ -357,10 +351,9 @@ export class Plan {
       }
       pass?.end();
       for (const reader of this.readers) reader.encode(encoder);
-    }, this.label, this.dispatches);
-    this.runtime.markUsed(this.bound!);
-    for (const reader of this.readers) this.runtime.afterSubmit(() => reader.submitted(run));
-    this.runtime.submitSoon();
+    }, this.label);
+    void this.runtime.flush();
+    for (const reader of this.readers) reader.submitted(run);
   }
 
   /**
