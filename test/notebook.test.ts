@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
 
 test('the main job trains Iris and MNIST, augments, and prints its predictions and summary', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['scripts/run-ts.mjs', 'scripts/notebook.ts', '--train', '256', '--test', '128', '--epochs', '2', '--aug-epochs', '1', '--quiet'], {
+  const { stdout } = await promisify(execFile)(process.execPath, ['scripts/run-ts.mjs', '--bundle', 'scripts/notebook.ts', '--train', '256', '--test', '128', '--epochs', '2', '--aug-epochs', '1', '--quiet'], {
     timeout: 240_000,
     maxBuffer: 1 << 24,
   });
@@ -33,7 +33,7 @@ test('the main job trains Iris and MNIST, augments, and prints its predictions a
 test('--validation evaluates on held-out training digits after every epoch, in place of the test digits', async () => {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['scripts/run-ts.mjs', 'scripts/notebook.ts', '--train', '240', '--validation', '80', '--epochs', '1', '--aug-epochs', '1', '--shift', '0', '--quiet'],
+    ['scripts/run-ts.mjs', '--bundle', 'scripts/notebook.ts', '--train', '240', '--validation', '80', '--epochs', '1', '--aug-epochs', '1', '--shift', '0', '--quiet'],
     { timeout: 240_000, maxBuffer: 1 << 24 },
   );
   expect(stdout).toMatch(/MNIST: the seed CNN on 240 training and 80 validation images/);

@@ -26,3 +26,24 @@ test('drops exactly the two Dawn notices and keeps the rest, and the exit code',
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--bundle runs the entry as one bundled ES module with plain Node, passing arguments and the exit code', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sf-run-ts-'));
+  try {
+    writeFileSync(join(dir, 'helper.ts'), 'export const twice = (n: number): number => 2 * n;\n');
+    const entry = join(dir, 'entry.ts');
+    writeFileSync(entry, [
+      "import { twice } from './helper.js';",
+      'const n: number = Number(process.argv[2]);',
+      // Plain Node runs the bundle itself; under Vite's module runner this would be the .ts file.
+      "const bundled = import.meta.url.endsWith('/node_modules/.cache/shaderflow-run/entry.mjs');",
+      'console.log(twice(n), process.argv.slice(2).join(" "), bundled);',
+      'process.exitCode = 4;',
+    ].join('\n'));
+    const run = spawnSync(process.execPath, ['scripts/run-ts.mjs', '--bundle', entry, '21', '--flag'], { encoding: 'utf8' });
+    expect(run.stdout).toBe('42 21 --flag true\n');
+    expect(run.status).toBe(4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
