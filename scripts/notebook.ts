@@ -20,6 +20,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as sf from '../src/index.js';
+import { Random } from '../src/nn/random.js';
 import { irisMlp, seedCnn } from './seed-models.js';
 
 const argv = process.argv.slice(2);
@@ -147,11 +148,11 @@ function imageRows(images: { data: Uint8Array; shape: number[] }, from: number, 
  * draw per image; uncovered pixels are 0, the background): the 8,000 digits at hand then stand
  * in for more.
  */
-function shifted(rows: ImageRows, most: number, random: () => number): ImageRows {
+function shifted(rows: ImageRows, most: number, random: Random): ImageRows {
   const out = new Uint8Array(rows.data.length);
   for (let n = 0; n < rows.shape[0]; n++) {
-    const dy = Math.floor(random() * (2 * most + 1)) - most;
-    const dx = Math.floor(random() * (2 * most + 1)) - most;
+    const dy = random.int(2 * most + 1) - most;
+    const dx = random.int(2 * most + 1) - most;
     const base = n * 784;
     for (let y = Math.max(0, dy); y < Math.min(28, 28 + dy); y++) {
       const from = base + (y - dy) * 28;
@@ -159,17 +160,6 @@ function shifted(rows: ImageRows, most: number, random: () => number): ImageRows
     }
   }
   return { ...rows, data: out };
-}
-
-/** A seeded generator of numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The same rows dark on light. */
@@ -249,7 +239,7 @@ async function main(): Promise<void> {
 
   // One fit per epoch, each on freshly shifted copies of the training digits. The choosing run
   // (--validation) evaluates after every epoch; the main run only at the end of each phase.
-  const random = mulberry32(seed);
+  const random = new Random(seed);
   const train = async (parts: (x: ImageRows) => ImageRows[], epochs: number, test: ReturnType<typeof pipeline>): Promise<void> => {
     for (let epoch = 0; epoch < epochs; epoch++) {
       const x = options.shift > 0 ? shifted(trainImages, options.shift, random) : trainImages;
