@@ -9,6 +9,7 @@ import * as sf from 'shaderflow';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { irisMlp, seedCnn } from '../scripts/seed-models.js';
 import { runtime } from '../src/gpu/device.js';
+import { updateGroupSize } from '../src/shaders/optimizer.js';
 import { expectAllClose, freshSeed, randomUniform } from './expect-all-close.js';
 
 beforeAll(async () => {
@@ -80,6 +81,9 @@ describe('fit, evaluate, predict', () => {
     expect((await loss.data())[0]).toBeGreaterThan(0);
     const profile = await model.profile(x, y);
     expect(profile.rows.some((r) => /^matmul(_sg)?_bias_relu$/.test(r.kernel) && r.dispatches === 1)).toBe(true);
+    // All four parameters in as few Adam dispatches as the device's storage bindings allow: one on lavapipe's 16.
+    const updates = Math.ceil(4 / updateGroupSize(2, runtime().limits.maxStorageBuffersPerShaderStage));
+    expect(profile.rows.filter((r) => r.kernel === 'adam').map((r) => r.dispatches)).toEqual([updates]);
     expect(String(profile)).toMatch(/total +\d+ +[\d.]+\nmemory: /);
     const probs = model.predict(x, { batchSize: 48 });
     expect(probs.shape).toEqual([250, 3]);

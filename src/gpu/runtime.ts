@@ -57,6 +57,7 @@ export class Runtime {
       maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
       maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
       ...(info.subgroupSize ? { subgroupSize: info.subgroupSize } : {}),
     };
     this.pool = new BufferPool(device, Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize));

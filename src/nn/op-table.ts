@@ -12,6 +12,7 @@ import type { Kernel, KernelLimits } from '../shaders/kernel.js';
 import * as loss from '../shaders/loss.js';
 import { matMul as matMulKernel } from '../shaders/matmul.js';
 import { metricsAccumulatorSize, trainingMetrics } from '../shaders/metrics.js';
+import { updateBindingsPerParameter, updateGroupSize } from '../shaders/optimizer.js';
 import * as pool from '../shaders/pool2d.js';
 import { dropoutBackward, dropoutForward } from '../shaders/random.js';
 import * as reduce from '../shaders/reduce.js';
@@ -30,12 +31,15 @@ export interface PoolAttrs extends WindowAttrs {
 }
 
 /**
- * An optimizer's update of one parameter: its kernel over [step state, grad, param, ...slots],
- * built for the parameter's size. The learning rate and iteration come from the step state.
+ * An optimizer's update of parameters: inputs [step state, then per parameter its grad, its
+ * values and, when `states` > 0, its slots (`states` values per element)], lowered to as few dispatches as the device's storage bindings
+ * allow (one for most models), each `kernel` over a group of parameters of the given sizes. The
+ * learning rate and iteration come from the step state.
  */
 export interface UpdateAttrs {
   readonly name: string;
-  readonly kernel: (size: number, limits: KernelLimits) => Kernel;
+  readonly states: number;
+  readonly kernel: (sizes: readonly number[], limits: KernelLimits) => Kernel;
 }
 
 /** The attributes of each op kind; the keys are the op kinds. */
@@ -79,7 +83,7 @@ export interface OpAttrs {
   dropout: { rate: number; seed: number };
   /** Inputs dy, the forward pass's step state. */
   dropoutGrad: { rate: number; seed: number };
-  /** In place: inputs step state, grad, param, ...slots; no outputs. */
+  /** In place: inputs step state, then per parameter grad, param and slots; no outputs. */
   update: UpdateAttrs;
   /** In place: inputs predictions, labels, per-example loss, accumulator [8]; no outputs. */
   metrics: { labels: 'sparse' | 'onehot' | 'binary'; threshold?: number };
@@ -416,7 +420,17 @@ export const opTable = {
   },
   update: {
     outputs: () => [],
-    lower: ({ inputs, attrs }, limits) => one(attrs.kernel(inputs[2].size, limits), inputs),
+    lower: ({ inputs: [state, ...members], attrs: { states, kernel } }, limits) => {
+      const per = updateBindingsPerParameter(states);
+      const group = per * updateGroupSize(states, limits.maxStorageBuffersPerShaderStage);
+      const dispatches: Dispatch[] = [];
+      for (let at = 0; at < members.length; at += group) {
+        const args = members.slice(at, at + group);
+        const sizes = args.filter((_, k) => k % per === 1).map((param) => param.size);
+        dispatches.push({ kernel: kernel(sizes, limits), args: [state, ...args] });
+      }
+      return dispatches;
+    },
     grad: notDifferentiable('an optimizer update'),
   },
   metrics: {

@@ -1,6 +1,7 @@
-// Optimizers with Keras's formulas and defaults. Each parameter's update is one kernel over its
-// gradient, its values and its state (moments), recorded as an op so a compiled training step
-// updates every parameter without leaving the GPU.
+// Optimizers with Keras's formulas and defaults. One update op covers every parameter: a kernel
+// over each parameter's gradient, its values and its state (moments), one dispatch for a whole
+// model where the device binds enough storage buffers, recorded as an op so a compiled training
+// step updates every parameter without leaving the GPU.
 
 import * as kernels from '../shaders/optimizer.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
@@ -25,7 +26,7 @@ export abstract class Optimizer {
    * dropout) from here too.
    */
   readonly state: StepState;
-  private readonly slots = new Map<Tensor, Tensor[]>();
+  private readonly slots = new Map<Tensor, Tensor>();
 
   constructor(readonly name: string, learningRate: number) {
     this.state = new StepState({ learningRate: checkedLearningRate(name, learningRate) });
@@ -53,8 +54,8 @@ export abstract class Optimizer {
   /** How many state tensors of the parameter's shape each parameter needs. */
   protected abstract stateCount(): number;
 
-  /** The update kernel for a parameter of `size` elements, with the optimizer's hyperparameters. */
-  protected abstract kernel(size: number, limits: KernelLimits): Kernel;
+  /** The update kernel for a group of parameters of these sizes, with the optimizer's hyperparameters. */
+  protected abstract kernel(sizes: readonly number[], limits: KernelLimits): Kernel;
 
   /**
    * Updates each parameter in place by its gradient. Eagerly the updates run at once and
@@ -64,6 +65,8 @@ export abstract class Optimizer {
    */
   applyGradients(pairs: readonly (readonly [param: Tensor, grad: Tensor])[]): void {
     let eager = true;
+    const members: Tensor[] = [];
+    const seen = new Set<Tensor>();
     for (const [param, grad] of pairs) {
       check(param, `${this.name}.applyGradients`, 'param');
       check(grad, `${this.name}.applyGradients`, 'grad');
@@ -71,25 +74,35 @@ export abstract class Optimizer {
       if (param.size !== grad.size || param.dtype !== 'float32') {
         throw new Error(`${this.name}.applyGradients: the gradient ${grad.describe()} does not match the parameter ${param.describe()}`);
       }
+      if (seen.has(param)) throw new Error(`${this.name}.applyGradients: the parameter ${param.describe()} is given twice`);
+      seen.add(param);
       eager &&= !grad.isSymbolic;
-      apply('update', [this.state.tensor, grad, param, ...this.stateOf(param)], { name: this.name, kernel: (size, limits) => this.kernel(size, limits) });
+      members.push(grad, param, ...(this.stateCount() > 0 ? [this.slotsOf(param)] : []));
     }
+    if (members.length === 0) return;
+    const kernel = (sizes: readonly number[], limits: KernelLimits): Kernel => this.kernel(sizes, limits);
+    apply('update', [this.state.tensor, ...members], { name: this.name, states: this.stateCount(), kernel });
     if (eager) this.iterations++;
   }
 
-  /** The optimizer's state for `param`, zeros at first, kept for the optimizer's lifetime. */
-  stateOf(param: Tensor): Tensor[] {
-    let state = this.slots.get(param);
-    if (!state) {
-      state = Array.from({ length: this.stateCount() }, () => tensor(new Float32Array(param.size), param.shape));
-      this.slots.set(param, state);
+  /**
+   * The optimizer's state for `param`, zeros at first, kept for the optimizer's lifetime: one
+   * tensor of shape [param.size, stateCount()], each element's values side by side (Adam's m
+   * then v), so an update binds one buffer per parameter for all of them.
+   */
+  slotsOf(param: Tensor): Tensor {
+    let slots = this.slots.get(param);
+    if (!slots) {
+      const count = this.stateCount();
+      slots = tensor(new Float32Array(param.size * count), [param.size, count]);
+      this.slots.set(param, slots);
     }
-    return state;
+    return slots;
   }
 
   /** Frees the state of every parameter and the step state. */
   dispose(): void {
-    for (const state of this.slots.values()) for (const t of state) t.dispose();
+    for (const slots of this.slots.values()) slots.dispose();
     this.slots.clear();
     this.state.dispose();
   }
@@ -109,15 +122,15 @@ export class SGD extends Optimizer {
     super('sgd', learningRate);
     this.momentum = momentum;
     this.nesterov = nesterov;
-    kernels.sgd({ size: 1, momentum, nesterov }); // checks the settings now
+    kernels.sgd({ sizes: [1], momentum, nesterov }); // checks the settings now
   }
 
   protected stateCount(): number {
     return this.momentum > 0 ? 1 : 0;
   }
 
-  protected kernel(size: number, limits: KernelLimits): Kernel {
-    return kernels.sgd({ size, momentum: this.momentum, nesterov: this.nesterov, limits });
+  protected kernel(sizes: readonly number[], limits: KernelLimits): Kernel {
+    return kernels.sgd({ sizes, momentum: this.momentum, nesterov: this.nesterov, limits });
   }
 }
 
@@ -135,15 +148,15 @@ export class RMSprop extends Optimizer {
   constructor({ learningRate = 0.001, rho = 0.9, momentum = 0, epsilon = 1e-7, centered = false }: RmspropConfig = {}) {
     super('rmsprop', learningRate);
     this.config = { rho, momentum, epsilon, centered };
-    kernels.rmsprop({ size: 1, ...this.config });
+    kernels.rmsprop({ sizes: [1], ...this.config });
   }
 
   protected stateCount(): number {
     return 1 + (this.config.momentum > 0 ? 1 : 0) + (this.config.centered ? 1 : 0);
   }
 
-  protected kernel(size: number, limits: KernelLimits): Kernel {
-    return kernels.rmsprop({ size, ...this.config, limits });
+  protected kernel(sizes: readonly number[], limits: KernelLimits): Kernel {
+    return kernels.rmsprop({ sizes, ...this.config, limits });
   }
 }
 
@@ -161,15 +174,15 @@ export class Adam extends Optimizer {
   constructor({ learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false }: AdamConfig = {}) {
     super('adam', learningRate);
     this.config = { beta1, beta2, epsilon, amsgrad };
-    kernels.adam({ size: 1, ...this.config });
+    kernels.adam({ sizes: [1], ...this.config });
   }
 
   protected stateCount(): number {
     return this.config.amsgrad ? 3 : 2;
   }
 
-  protected kernel(size: number, limits: KernelLimits): Kernel {
-    return kernels.adam({ size, ...this.config, limits });
+  protected kernel(sizes: readonly number[], limits: KernelLimits): Kernel {
+    return kernels.adam({ sizes, ...this.config, limits });
   }
 }
 

@@ -25,6 +25,8 @@ export interface KernelLimits {
   readonly maxComputeWorkgroupSizeX: number;
   readonly maxComputeWorkgroupSizeY: number;
   readonly maxComputeWorkgroupStorageSize: number;
+  /** Storage buffers one kernel may bind: how many parameters one optimizer dispatch updates. */
+  readonly maxStorageBuffersPerShaderStage: number;
   /**
    * The lanes of every subgroup, when the device has the 'subgroups' feature and a single
    * subgroup size; kernels then share loads across a subgroup. Absent otherwise.
@@ -39,6 +41,7 @@ export const defaultLimits: KernelLimits = {
   maxComputeWorkgroupSizeX: 256,
   maxComputeWorkgroupSizeY: 256,
   maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBuffersPerShaderStage: 8,
 };
 
 export type DType = 'float32' | 'int32';

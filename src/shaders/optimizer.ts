@@ -1,24 +1,64 @@
-// Optimizer updates, Keras 3's formulas and defaults: one dispatch updates a whole parameter group
-// stored as one flat buffer, with its gradients and state buffers of the same length.
+// Optimizer updates, Keras 3's formulas and defaults: one dispatch updates a group of parameters,
+// each with its gradient and one buffer of its state (Adam's m and v interleaved), so a model's
+// whole update is one dispatch, or a few where the device binds few storage buffers.
 
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearKernel, type UniformField } from './preamble.js';
+import { linearKernel, type StorageBuffer, type UniformField } from './preamble.js';
 import { checkCount } from './reduce.js';
 import { stepStateBuffer, stepStateWgsl } from './step-state.js';
 
+/** WGSL naming one element's value in the parameter being updated: `at('params')` is `params2[k]`, `at('velocity')` its place in slots2. */
+type At = (buffer: string) => string;
+
+/** The storage buffers one parameter of a group binds: its gradient, its values, and its state when it has any. */
+export function updateBindingsPerParameter(states: number): number {
+  return states > 0 ? 3 : 2;
+}
+
+/** How many parameters one update dispatch can take on a device binding `maxStorageBuffers` storage buffers. */
+export function updateGroupSize(states: number, maxStorageBuffers: number): number {
+  return Math.max(1, Math.floor((maxStorageBuffers - 1) / updateBindingsPerParameter(states)));
+}
+
 /**
- * One invocation per parameter: the step state (learning rate `lr`, iteration `t`) and `grads`
- * are read, `params` and every state buffer are updated in place ('write' bindings). The
- * hyperparameters and the size are uniforms `p`, so every setting and every parameter of a model
- * share one pipeline per binding layout (CPU drivers compile each pipeline when it first runs),
- * and a new learning rate or step is a write to the step state, never a new shader.
+ * One invocation per element of all the group's parameters together; invocation i finds its
+ * parameter by the running ends of their sizes (uniforms) and its element k within it. The step
+ * state (learning rate `lr`, iteration `t`) is read, each parameter's gradient is read, and its
+ * values and state are updated in place ('write' bindings): per parameter j the bindings are
+ * grads_j, params_j and, with any state, slots_j, which holds `state.length` values per element,
+ * interleaved in the order of `state` (element k's are slots_j[S·k], ..., slots_j[S·k + S − 1]).
+ * The sizes and
+ * hyperparameters are uniforms `p`, so every setting and every group of as many parameters
+ * share one pipeline (CPU drivers compile each pipeline when it first runs), and a new learning
+ * rate or step is a write to the step state, never a new shader.
  */
-function updateKernel(name: string, size: number, limits: KernelLimits, state: string[], fields: UniformField[], body: string, functions = ''): Kernel {
+function updateKernel(name: string, sizes: readonly number[], limits: KernelLimits, state: string[], fields: UniformField[], body: (at: At) => string, functions = ''): Kernel {
+  if (!Array.isArray(sizes) || sizes.length === 0) throw new Error(`${name}: expected a non-empty array of parameter sizes, got ${String(sizes)}`);
+  sizes.forEach((size, j) => checkCount(name, `sizes[${j}]`, size));
+  const ends: number[] = [];
+  sizes.reduce((end, size) => (ends.push(end + size), end + size), 0);
+  const buffers: StorageBuffer[] = [stepStateBuffer];
+  for (const j of sizes.keys()) {
+    buffers.push([`grads${j}`, 'read', 'f32'], [`params${j}`, 'write', 'f32']);
+    if (state.length > 0) buffers.push([`slots${j}`, 'write', 'f32']);
+  }
+  const members = sizes.map((_, j) => {
+    const at: At = (buffer) => {
+      const slot = state.indexOf(buffer);
+      if (slot < 0) return `${buffer}${j}[k]`;
+      return `slots${j}[${state.length > 1 ? `${state.length}u * k + ${slot}u` : 'k'}]`;
+    };
+    const test = j === sizes.length - 1 ? '' : `if (i < p.end${j}) `;
+    return /* wgsl */ `${test}{
+    let k = i${j > 0 ? ` - p.end${j - 1}` : ''};
+    let g = ${at('grads')};
+    ${body(at).replaceAll('\n', '\n    ')}
+  }`;
+  });
   return linearKernel({
-    name, count: size, limits, countUniform: true,
-    buffers: [stepStateBuffer, ['grads', 'read', 'f32'], ...['params', ...state].map((b) => [b, 'write', 'f32'] as const)],
-    fields, functions,
-    body: `  let g = grads[i];\n  let lr = ${stepStateWgsl.learningRate};\n  let t = ${stepStateWgsl.iteration};\n${body}`,
+    name, count: ends[ends.length - 1], limits, countUniform: true, buffers, functions,
+    fields: [...ends.slice(0, -1).map((end, j) => [`end${j}`, 'u32', end] as const), ...fields],
+    body: `  let lr = ${stepStateWgsl.learningRate};\n  let t = ${stepStateWgsl.iteration};\n  ${members.join(' else ')}`,
   });
 }
 
@@ -35,8 +75,12 @@ export function checkLearningRate(kernel: string, learningRate: number): void {
   }
 }
 
-export interface SgdParams {
-  size: number;
+/** The sizes of the parameters one dispatch updates (each ≥ 1), in binding order. */
+interface Group {
+  sizes: readonly number[];
+}
+
+export interface SgdParams extends Group {
   /** In [0, 1]; 0 is plain gradient descent and needs no velocity buffer. */
   momentum?: number;
   nesterov?: boolean;
@@ -46,23 +90,21 @@ export interface SgdParams {
 /**
  * Stochastic gradient descent. With momentum: v = momentum·v − lr·g, then p += v, or with
  * Nesterov p += momentum·v − lr·g (the look-ahead step, with the new v). Without: p −= lr·g.
- * Bindings: step state (lr), grads, params, velocity (only when momentum > 0), uniforms (momentum).
+ * State per element: velocity (only when momentum > 0). Uniforms: momentum.
  */
-export function sgd({ size, momentum = 0, nesterov = false, limits = defaultLimits }: SgdParams): Kernel {
-  checkCount('sgd', 'size', size);
+export function sgd({ sizes, momentum = 0, nesterov = false, limits = defaultLimits }: SgdParams): Kernel {
   checkRange('sgd', 'momentum', momentum, 0, 1, true);
   if (momentum === 0) {
-    return updateKernel('sgd', size, limits, [], [], '  params[i] -= lr * g;');
+    return updateKernel('sgd', sizes, limits, [], [], (at) => `${at('params')} -= lr * g;`);
   }
-  const body = /* wgsl */ `  let v = p.momentum * velocity[i] - lr * g;
-  velocity[i] = v;
-  params[i] += ${nesterov ? 'p.momentum * v - lr * g' : 'v'};`;
+  const body = (at: At): string => /* wgsl */ `let v = p.momentum * ${at('velocity')} - lr * g;
+${at('velocity')} = v;
+${at('params')} += ${nesterov ? 'p.momentum * v - lr * g' : 'v'};`;
   const fields: UniformField[] = [['momentum', 'f32', momentum]];
-  return updateKernel(nesterov ? 'sgd_nesterov' : 'sgd_momentum', size, limits, ['velocity'], fields, body);
+  return updateKernel(nesterov ? 'sgd_nesterov' : 'sgd_momentum', sizes, limits, ['velocity'], fields, body);
 }
 
-export interface RmspropParams {
-  size: number;
+export interface RmspropParams extends Group {
   rho?: number;
   epsilon?: number;
   momentum?: number;
@@ -79,35 +121,33 @@ export interface RmspropParams {
  *   momentum > 0: m = momentum·m + increment, p −= m; else p −= increment.
  * (Keras 2 and TF.js differ only in details of eps; the centered denominator estimates the
  * gradient's variance, since a and mg are moving averages of g² and g.)
- * Bindings: step state (lr), grads, params, velocity a, momentum m (when momentum > 0),
- * average gradient mg (when centered) — the order Keras creates these variables in — uniforms.
+ * State per element: velocity a, momentum m (when momentum > 0), average gradient mg (when
+ * centered), the order Keras creates these variables in.
  */
-export function rmsprop({ size, rho = 0.9, epsilon = 1e-7, momentum = 0, centered = false, limits = defaultLimits }: RmspropParams): Kernel {
-  checkCount('rmsprop', 'size', size);
+export function rmsprop({ sizes, rho = 0.9, epsilon = 1e-7, momentum = 0, centered = false, limits = defaultLimits }: RmspropParams): Kernel {
   checkRange('rmsprop', 'rho', rho, 0, 1);
   checkRange('rmsprop', 'epsilon', epsilon, 0, Infinity);
   checkRange('rmsprop', 'momentum', momentum, 0, 1, true);
   const state = ['velocity', ...(momentum > 0 ? ['momentum'] : []), ...(centered ? ['average_grad'] : [])];
   const fields: UniformField[] = [['rho', 'f32', rho], ['epsilon', 'f32', epsilon], ['momentum', 'f32', momentum]];
-  const body = /* wgsl */ `  let a = p.rho * velocity[i] + (1.0 - p.rho) * g * g;
-  velocity[i] = a;
+  const body = (at: At): string => /* wgsl */ `let a = p.rho * ${at('velocity')} + (1.0 - p.rho) * g * g;
+${at('velocity')} = a;
 ${centered
-    ? `  let mg = p.rho * average_grad[i] + (1.0 - p.rho) * g;
-  average_grad[i] = mg;
-  let denom = a - mg * mg + p.epsilon;`
-    : '  let denom = a + p.epsilon;'}
-  let increment = lr * g / sqrt(denom);
+    ? `let mg = p.rho * ${at('average_grad')} + (1.0 - p.rho) * g;
+${at('average_grad')} = mg;
+let denom = a - mg * mg + p.epsilon;`
+    : 'let denom = a + p.epsilon;'}
+let increment = lr * g / sqrt(denom);
 ${momentum > 0
-    ? `  let m = p.momentum * momentum[i] + increment;
-  momentum[i] = m;
-  params[i] -= m;`
-    : '  params[i] -= increment;'}`;
+    ? `let m = p.momentum * ${at('momentum')} + increment;
+${at('momentum')} = m;
+${at('params')} -= m;`
+    : `${at('params')} -= increment;`}`;
   const name = ['rmsprop', ...(momentum > 0 ? ['momentum'] : []), ...(centered ? ['centered'] : [])].join('_');
-  return updateKernel(name, size, limits, state, fields, body);
+  return updateKernel(name, sizes, limits, state, fields, body);
 }
 
-export interface AdamParams {
-  size: number;
+export interface AdamParams extends Group {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
@@ -123,11 +163,10 @@ export interface AdamParams {
  * 1 − b^t is computed as −expm1(t·ln b): the host passes ln b in float64, and a short series
  * replaces 1 − exp(x) for small |x|, where float32 would cancel digits away
  * (1 − 0.999 in float32 keeps about 4 of its 7).
- * Bindings: step state (lr, the 1-based iteration t), grads, params, m, v, v̂ (only with
- * amsgrad), uniforms (hyperparameters).
+ * State per element: m, v, v̂ (only with amsgrad). The step state gives lr and the 1-based
+ * iteration t.
  */
-export function adam({ size, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false, limits = defaultLimits }: AdamParams): Kernel {
-  checkCount('adam', 'size', size);
+export function adam({ sizes, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad = false, limits = defaultLimits }: AdamParams): Kernel {
   checkRange('adam', 'beta1', beta1, 0, 1);
   checkRange('adam', 'beta2', beta2, 0, 1);
   checkRange('adam', 'epsilon', epsilon, 0, Infinity);
@@ -139,16 +178,16 @@ export function adam({ size, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, amsgrad
     ['log_beta2', 'f32', Math.max(Math.log(beta2), -80)],
     ['epsilon', 'f32', epsilon],
   ];
-  const body = /* wgsl */ `  let alpha = lr * sqrt(one_minus_exp(t * p.log_beta2)) / one_minus_exp(t * p.log_beta1);
-  let m = p.beta1 * moment[i] + (1.0 - p.beta1) * g;
-  moment[i] = m;
-  let v = p.beta2 * velocity[i] + (1.0 - p.beta2) * g * g;
-  velocity[i] = v;
+  const body = (at: At): string => /* wgsl */ `let alpha = lr * sqrt(one_minus_exp(t * p.log_beta2)) / one_minus_exp(t * p.log_beta1);
+let m = p.beta1 * ${at('moment')} + (1.0 - p.beta1) * g;
+${at('moment')} = m;
+let v = p.beta2 * ${at('velocity')} + (1.0 - p.beta2) * g * g;
+${at('velocity')} = v;
 ${amsgrad
-    ? `  let v_hat = max(velocity_hat[i], v);
-  velocity_hat[i] = v_hat;
-  params[i] -= alpha * m / (sqrt(v_hat) + p.epsilon);`
-    : '  params[i] -= alpha * m / (sqrt(v) + p.epsilon);'}`;
+    ? `let v_hat = max(${at('velocity_hat')}, v);
+${at('velocity_hat')} = v_hat;
+${at('params')} -= alpha * m / (sqrt(v_hat) + p.epsilon);`
+    : `${at('params')} -= alpha * m / (sqrt(v) + p.epsilon);`}`;
   // 1 − e^x for x ≤ 0: the Taylor series −x·(1 + x/2 + x²/6 + x³/24 + x⁴/120) for |x| < 0.1
   // (truncation below 1.4·10⁻⁸ relative, under float32's own rounding), where 1 − exp(x) would
   // lose digits; exp beyond.
@@ -161,5 +200,5 @@ fn one_minus_exp(x: f32) -> f32 {
 }
 `;
   const state = ['moment', 'velocity', ...(amsgrad ? ['velocity_hat'] : [])];
-  return updateKernel(amsgrad ? 'adam_amsgrad' : 'adam', size, limits, state, fields, body, helper);
+  return updateKernel(amsgrad ? 'adam_amsgrad' : 'adam', sizes, limits, state, fields, body, helper);
 }
