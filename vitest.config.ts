@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -11,6 +13,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
+    // Kernel choices the tests tune go to a directory of this run, never the user's cache.
+    env: { SHADERFLOW_CACHE_DIR: join(tmpdir(), `shaderflow-test-${process.pid}`), SHADERFLOW_AUTOTUNE: '' },
     hookTimeout: 60_000,
   },
 });

@@ -26,6 +26,22 @@ export interface BenchConfig {
   profile: boolean;
   /** Which models to run (both by default). */
   models?: ('mlp' | 'cnn')[];
+  /**
+   * Train shaderflow twice: with the built-in kernel choices, then with the adapter's choices
+   * tuned afresh (sf.autotune('tune'), from an empty store), and report both and the choices.
+   */
+  autotune?: boolean;
+}
+
+/** shaderflow with kernels tuned on this adapter, next to its built-in choices (BenchConfig.autotune). */
+export interface AutotuneResult {
+  /** Training samples/s with the tuned kernels, and its ratio to the built-in choices'. */
+  trainSamplesPerSecond: number;
+  ratio: number;
+  /** The first step with tuning included: build, compile, time the variants, one step. */
+  firstStepMs: number;
+  /** Each kernel shape tuned, the variant kept and every variant's milliseconds in place. */
+  choices: { key: string; variant: object; timings: readonly { variant: object; ms: number }[] }[];
 }
 
 /** Host data both libraries train on: features row-major, labels as class indices. */
@@ -73,6 +89,8 @@ export interface ModelResult {
   ratio: { trainSamplesPerSecond: number; firstStepMs: number; inferenceSamplesPerSecond: number; peakGpuBytes: number };
   /** Training FLOP/s as a fraction of the adapter's measured FMA peak. */
   fractionOfPeak: { shaderflow: number; tfjs: number };
+  /** With BenchConfig.autotune: shaderflow again, with tuned kernels (`shaderflow` then has the built-in ones). */
+  autotune?: AutotuneResult;
   /** shaderflow's training step, kernel by kernel (one profiled run), when asked for and supported. */
   profile?: { milliseconds: number; dispatches: number; rows: KernelTime[] };
 }
@@ -280,7 +298,19 @@ async function runTfjs(tf: Tfjs, kind: 'mlp' | 'cnn', data: HostData, size: Mode
 async function runModel(tf: Tfjs, kind: 'mlp' | 'cnn', data: HostData, config: BenchConfig, peakGflops: number, log: Log): Promise<ModelResult> {
   const size = config[kind];
   log(`${kind === 'mlp' ? 'seed MLP' : 'seed CNN'}, batch ${size.batchSize}: ${data.source}`);
+  if (config.autotune) sf.autotune('off');
   const ours = await runShaderflow(kind, data, size, config, log);
+  let autotune: AutotuneResult | undefined;
+  if (config.autotune) {
+    const before = new Set(Object.keys(sf.autotune('tune').choices));
+    log(`  shaderflow ${kind}: again, tuning the kernels of each new shape`);
+    const tuned = await runShaderflow(kind, data, size, config, log);
+    const choices = Object.entries(sf.autotune('cached').choices)
+      .filter(([key]) => !before.has(key))
+      .map(([key, c]) => ({ key, variant: c.variant, timings: c.timings }));
+    const { trainSamplesPerSecond, firstStepMs } = tuned.result;
+    autotune = { trainSamplesPerSecond, ratio: trainSamplesPerSecond / ours.result.trainSamplesPerSecond, firstStepMs, choices };
+  }
   const peer = await runTfjs(tf, kind, data, size, log);
   const trainFlops = 3 * ours.flops;
   const s = ours.result;
@@ -304,6 +334,7 @@ async function runModel(tf: Tfjs, kind: 'mlp' | 'cnn', data: HostData, config: B
       tfjs: (peer.trainSamplesPerSecond * trainFlops) / (peakGflops * 1e9),
     },
     ...(ours.profile ? { profile: ours.profile } : {}),
+    ...(autotune ? { autotune } : {}),
   };
 }
 

@@ -3,10 +3,12 @@
 // and in headless Chromium (SwiftShader, through Playwright). Prints a table per setting and
 // writes every number as JSON.
 // Usage: npm run bench [-- --json FILE] [-- --quick] [-- --setting node|chromium|both]
-//        [-- --models mlp,cnn] [-- --cnn-steps N] [-- --no-profile] [-- --warm-cache]
+//        [-- --models mlp,cnn] [-- --cnn-steps N] [-- --no-profile] [-- --warm-cache] [-- --autotune]
 //        npm run bench -- --json --device-report   (one JSON object on stdout; see below)
 
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as sf from '../src/index.js';
 import { runtime } from '../src/gpu/device.js';
 import { runInChromium } from './browser.js';
@@ -34,6 +36,11 @@ if (models.length === 0 || models.some((m) => m !== 'mlp' && m !== 'cnn')) throw
 // loads the driver. (Chromium's profile is fresh for every Playwright launch: always cold.)
 const warmCache = args.includes('--warm-cache');
 if (!warmCache) process.env.MESA_SHADER_CACHE_DISABLE = 'true';
+// --autotune (and the device report): shaderflow trains once with its built-in kernel choices and
+// once with choices tuned on this adapter from an empty store: in Node a fresh cache directory,
+// so the user's own choices are neither used nor touched; in Chromium a fresh profile anyway.
+const autotune = args.includes('--autotune') || deviceReport;
+if (autotune) process.env.SHADERFLOW_CACHE_DIR = mkdtempSync(join(tmpdir(), 'shaderflow-bench-'));
 
 /**
  * Sizes per setting. The CNN takes about 1 s per step at batch 128 for shaderflow on lavapipe
@@ -48,6 +55,7 @@ function configFor(name: 'node' | 'chromium'): BenchConfig {
       : { setting: name, mlp: { batchSize: 32, stepsPerEpoch: 20, measuredEpochs: 2 }, cnn: { batchSize: 128, stepsPerEpoch: 1, measuredEpochs: 2 }, profile: !args.includes('--no-profile') };
   if (cnnSteps) config.cnn.stepsPerEpoch = Number(cnnSteps);
   config.models = models;
+  config.autotune = autotune;
   return config;
 }
 
@@ -89,11 +97,23 @@ function print(result: SettingResult): void {
     rows.push(['', 'peak GPU MiB', mib(m.shaderflow.peakGpuBytes), mib(m.tfjs.peakGpuBytes), times(m.ratio.peakGpuBytes), '']);
     if (m.model === 'cnn') rows.push(['', '% of FMA peak (train)', (100 * m.fractionOfPeak.shaderflow).toFixed(1), (100 * m.fractionOfPeak.tfjs).toFixed(1), '', '']);
     rows.push(['', 'last epoch loss', m.shaderflow.loss.toFixed(3), m.tfjs.loss.toFixed(3), '', '']);
+    if (m.autotune) {
+      rows.push(['', 'train samples/s, tuned', m.autotune.trainSamplesPerSecond, '', `${times(m.autotune.ratio)} built-in`, '']);
+      rows.push(['', 'first step ms, tuning', m.autotune.firstStepMs, '', '', '']);
+    }
   }
   console.log(table(['model', 'metric', 'shaderflow', 'TF.js WebGPU', 'ratio', 'target'], rows));
   for (const m of result.models) {
     console.log(`${m.model}: ${m.data}; ${m.stepsPerEpoch} steps × ${m.measuredEpochs} epoch(s) timed after a warm-up epoch; ` +
       `${flops(m.forwardFlopsPerSample)} forward, ${flops(m.trainFlopsPerSample)} training per sample`);
+    if (m.autotune) {
+      const changed = m.autotune.choices.filter((c) => Object.keys(c.variant).length > 0);
+      console.log(`  autotune: ${m.autotune.choices.length} kernel shapes timed in place, ${changed.length} changed from the built-in choice`);
+      for (const c of changed) {
+        const kept = c.timings.find((t) => JSON.stringify(t.variant) === JSON.stringify(c.variant))!;
+        console.log(`    ${c.key}: ${JSON.stringify(c.variant)} ${kept.ms.toFixed(3)} ms against ${c.timings[0].ms.toFixed(3)} ms built-in`);
+      }
+    }
     if (m.profile) {
       const top = m.profile.rows.slice(0, 6).map((r) => `${r.kernel} ${((100 * r.milliseconds) / m.profile!.milliseconds).toFixed(0)}%`).join(', ');
       console.log(`  shaderflow ${m.model} step profile: ${m.profile.milliseconds.toFixed(1)} GPU ms, ${m.profile.dispatches} dispatches; ${top}`);
@@ -160,6 +180,7 @@ async function withDeviceReport(report: object, node: SettingResult): Promise<ob
         trainSamplesPerSecond: { shaderflow: m.shaderflow.trainSamplesPerSecond, tfjs: m.tfjs.trainSamplesPerSecond, ratio: m.ratio.trainSamplesPerSecond },
         firstStepMs: { shaderflow: m.shaderflow.firstStepMs, tfjs: m.tfjs.firstStepMs },
         percentOfPeak: { shaderflow: 100 * m.fractionOfPeak.shaderflow, tfjs: 100 * m.fractionOfPeak.tfjs },
+        ...(m.autotune ? { autotune: m.autotune } : {}),
       },
     ]),
   );

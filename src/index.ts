@@ -1,6 +1,7 @@
 // shaderflow's public API: `import * as sf from 'shaderflow'`.
 
-export { ready, backendInfo, type ReadyOptions } from './gpu/device.js';
+export { ready, backendInfo, autotune, type AutotuneState, type ReadyOptions } from './gpu/device.js';
+export type { AutotuneMode } from './gpu/tuning.js';
 export type { BackendInfo } from './gpu/runtime.js';
 export type { Profile, ProfileRow } from './gpu/scheduler.js';
 export { Tensor, tensor, scalar, memory, type DType, type TensorLike, type NestedArray, type MemoryInfo } from './nn/tensor.js';

@@ -2,6 +2,7 @@
 // GPUDevice the caller already has. One runtime is current at a time.
 
 import { type BackendInfo, Runtime } from './runtime.js';
+import { type AutotuneMode, Tuning } from './tuning.js';
 
 export interface ReadyOptions {
   /** Use this device instead of requesting one (an app that already has WebGPU running). */
@@ -93,8 +94,36 @@ function describe(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, pl
   };
 }
 
+const modes: readonly AutotuneMode[] = ['tune', 'cached', 'off'];
+let chosenMode: AutotuneMode | null = null;
+
+/**
+ * The autotune mode of a new device: what sf.autotune set, else $SHADERFLOW_AUTOTUNE in Node,
+ * else 'tune' on a GPU and 'cached' on a CPU adapter (lavapipe, SwiftShader), where each variant
+ * costs up to a second of shader compilation.
+ */
+function modeFor(info: BackendInfo): AutotuneMode {
+  if (chosenMode) return chosenMode;
+  const env = isNode() ? process.env.SHADERFLOW_AUTOTUNE : undefined;
+  if (env !== undefined && env !== '') {
+    if (!modes.includes(env as AutotuneMode)) throw new Error(`SHADERFLOW_AUTOTUNE must be one of ${modes.join(', ')}, got '${env}'`);
+    return env as AutotuneMode;
+  }
+  const cpu = /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+  return cpu ? 'cached' : 'tune';
+}
+
+/** What kernel choices are kept under: the platform and the adapter as it describes itself. */
+function adapterKey(info: BackendInfo): string {
+  return `${info.platform}: ${[info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ')}`;
+}
+
+async function runtimeFor(device: GPUDevice, info: BackendInfo): Promise<Runtime> {
+  return new Runtime(device, info, await Tuning.load(adapterKey(info), modeFor(info)));
+}
+
 async function acquire(options: ReadyOptions): Promise<Runtime> {
-  if (options.device) return new Runtime(options.device, describe(options.device, undefined, 'custom'));
+  if (options.device) return runtimeFor(options.device, describe(options.device, undefined, 'custom'));
   const { gpu, platform } = await findGpu(options);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) throw new Error(`No WebGPU adapter was found. ${driverHelp}`);
@@ -102,7 +131,7 @@ async function acquire(options: ReadyOptions): Promise<Runtime> {
   for (const name of raisedLimits) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures = wantedFeatures.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'shaderflow' });
-  return new Runtime(device, describe(device, adapter.info, platform));
+  return runtimeFor(device, describe(device, adapter.info, platform));
 }
 
 /**
@@ -127,4 +156,29 @@ export function runtime(): Runtime {
 /** The adapter and limits of the current device. */
 export function backendInfo(): BackendInfo {
   return runtime().info;
+}
+
+export interface AutotuneState {
+  readonly mode: AutotuneMode;
+  /** Where the choices persist: a file in Node, IndexedDB in a browser. */
+  readonly store: string;
+  /** The choices made for the current adapter, by kernel family and shape. */
+  readonly choices: Readonly<Record<string, { readonly variant: object; readonly timings: readonly { variant: object; ms: number }[] }>>;
+}
+
+/**
+ * Sets how kernels are chosen per adapter (with a mode) and reports the current device's state.
+ * 'tune' times every variant of a kernel shape the adapter has no choice for when a step first
+ * compiles, and keeps the fastest for good; 'cached' uses choices made before; 'off' the built-in
+ * ones. The default is 'tune' on a GPU and 'cached' on CPU adapters.
+ */
+export function autotune(mode?: AutotuneMode): AutotuneState {
+  if (mode !== undefined) {
+    if (!modes.includes(mode)) throw new Error(`sf.autotune: expected one of ${modes.join(', ')}, got ${JSON.stringify(mode)}`);
+    chosenMode = mode;
+    if (current) current.tuning.mode = mode;
+    else return { mode, store: 'chosen when sf.ready() opens a device', choices: {} };
+  }
+  const tuning = runtime().tuning;
+  return { mode: tuning.mode, store: tuning.store.where, choices: tuning.choices };
 }

@@ -6,6 +6,7 @@ import type { Kernel, KernelLimits } from '../shaders/kernel.js';
 import { bindKernel, storageBindingCount } from './bind.js';
 import { PipelineCache } from './pipelines.js';
 import { BufferPool, BufferUsage } from './pool.js';
+import type { Tuning } from './tuning.js';
 
 export interface BackendInfo {
   /** Where the device came from: the browser's navigator.gpu, Dawn in Node, or the caller. */
@@ -49,7 +50,8 @@ export class Runtime {
   /** Queue submits and awaited readbacks so far: tests read them to check that a step submits once and never waits. */
   readonly counters = { submits: 0, reads: 0 };
 
-  constructor(readonly device: GPUDevice, readonly info: BackendInfo) {
+  /** @param tuning The adapter's kernel choices (src/gpu/tuning.ts); kernels built for this device follow them. */
+  constructor(readonly device: GPUDevice, readonly info: BackendInfo, readonly tuning: Tuning) {
     const l = device.limits;
     this.limits = {
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
@@ -59,6 +61,7 @@ export class Runtime {
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
       ...(info.subgroupSize ? { subgroupSize: info.subgroupSize } : {}),
+      tuned: this.tuning,
     };
     this.pool = new BufferPool(device, Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize));
     this.pipelines = new PipelineCache(device, (error) => this.report(error, true));

@@ -2,7 +2,7 @@
 // whose memory is laid out once by liveness, whose pipelines, bind groups and uniform buffers are
 // made once, and which each run encodes into one command buffer and submits without waiting.
 
-import type { Kernel } from '../shaders/kernel.js';
+import type { Kernel, Tunable } from '../shaders/kernel.js';
 import { bindKernel, storageBindingCount } from './bind.js';
 import { BufferUsage, sizeClass, storageUsage } from './pool.js';
 import type { Runtime } from './runtime.js';
@@ -27,6 +27,8 @@ export type ProgramStep =
       readonly kernel: Kernel;
       /** The program buffers bound to the kernel's storage bindings, in order. */
       readonly args: readonly number[];
+      /** The kernel's variants, where an autotune may choose among them (src/gpu/tuning.ts). */
+      readonly tuning?: Tunable;
     }
   | { readonly copy: readonly [from: number, to: number]; readonly bytes: number };
 
@@ -272,10 +274,34 @@ export class Plan {
     return this.runs;
   }
 
-  /** Compiles every pipeline of the plan in parallel, without blocking the thread. */
+  /**
+   * Compiles every pipeline of the plan in parallel, without blocking the thread; then, in
+   * 'tune' mode, times the variants of each tunable kernel the adapter has no choice for yet in
+   * place, on the plan's own buffers before its first run, and keeps the fastest.
+   */
   async compile(): Promise<void> {
     const kernels = this.program.steps.flatMap((s) => ('copy' in s ? [] : [s.kernel]));
     await Promise.all(kernels.map((k) => this.runtime.pipelines.compile(k)));
+    const { tuning } = this.runtime;
+    if (this.prepared || !this.program.steps.some((s) => !('copy' in s) && s.tuning && tuning.needs(s.tuning))) return;
+    const roots = this.program.buffers.map((_, k) => this.program.buffers[rootOf(this.program.buffers, k)]);
+    const dispatches = this.program.steps.flatMap((step) => {
+      if ('copy' in step) return [];
+      const kernel = this.kernelOf(step);
+      const writes = kernel.bindings.filter((b) => b !== 'uniform');
+      return [{
+        kernel,
+        bindings: step.args.map((k) => this.binding(k)),
+        ...(step.tuning ? { tuning: step.tuning } : {}),
+        writesOutside: step.args.some((k, b) => writes[b] === 'write' && roots[k].role === 'external'),
+      }];
+    });
+    await tuning.exclusive(() => tuning.tuneInPlace(this.runtime, dispatches));
+  }
+
+  /** The kernel a step runs: the adapter's chosen variant where it has one, else the one lowered. */
+  private kernelOf(step: Exclude<ProgramStep, { copy: unknown }>): Kernel {
+    return (step.tuning && this.runtime.tuning.kernelFor(step.tuning)) || step.kernel;
   }
 
   /** The GPU buffer behind program buffer `index` (inputs, outputs and externals have one to themselves). */
@@ -312,7 +338,7 @@ export class Plan {
         const [from, to] = step.copy.map((k) => this.binding(k));
         return { copy: [from, to] as const, bytes: step.bytes };
       }
-      const { kernel } = step;
+      const kernel = this.kernelOf(step);
       const storage = storageBindingCount(kernel);
       if (storage !== step.args.length) {
         throw new Error(`${this.label}: kernel '${kernel.name}' binds ${storage} storage buffers, the program gives ${step.args.length}`);

@@ -5,7 +5,7 @@
 import { runtime } from '../gpu/device.js';
 import { storageUsage } from '../gpu/pool.js';
 import type { Program, ProgramBuffer, ProgramStep } from '../gpu/scheduler.js';
-import type { Kernel, KernelLimits } from '../shaders/kernel.js';
+import type { Kernel, KernelLimits, Tunable } from '../shaders/kernel.js';
 import { opTable, type OpAttrs, type OpKind } from './op-table.js';
 import { emptyTensor, type DType, Tensor, type TraceRef } from './tensor.js';
 
@@ -17,6 +17,8 @@ export class Scratch {
 /** One kernel dispatch of an op: its storage bindings are node tensors or scratch memory. */
 export interface Dispatch {
   readonly kernel: Kernel;
+  /** The kernel's variants, where an autotune may choose among them. */
+  readonly tuning?: Tunable;
   readonly args: readonly (Tensor | Scratch)[];
 }
 
@@ -209,7 +211,7 @@ export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: Kern
         if (!scratch.has(a)) scratch.set(a, add({ bytes: a.bytes, label: `${node.kind} scratch`, role: 'temp' }));
         return scratch.get(a)!;
       });
-      steps.push({ kernel: d.kernel, args });
+      steps.push({ kernel: d.kernel, args, ...(d.tuning ? { tuning: d.tuning } : {}) });
     }
   }
   // Outputs that are not buffers of their own (an input, a parameter, a reshape) get a copy.

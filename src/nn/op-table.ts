@@ -13,6 +13,7 @@ import * as loss from '../shaders/loss.js';
 import { matMul as matMulKernel } from '../shaders/matmul.js';
 import { metricsAccumulatorSize, trainingMetrics } from '../shaders/metrics.js';
 import { updateBindingsPerParameter, updateGroupSize } from '../shaders/optimizer.js';
+import { tunable } from '../shaders/variants.js';
 import * as pool from '../shaders/pool2d.js';
 import { dropoutBackward, dropoutForward } from '../shaders/random.js';
 import * as reduce from '../shaders/reduce.js';
@@ -280,8 +281,9 @@ export const opTable = {
     },
     lower: ({ inputs: [a, b, bias], outputs: [y], attrs }, limits) => {
       const { m, n, k } = matMulGeometry(a.shape, b.shape, attrs);
-      const kernel = matMulKernel({ m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation, limits });
-      return one(kernel, bias ? [a, b, bias, y] : [a, b, y]);
+      const shape = { m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation };
+      const { kernel, tuning } = tunable('matmul', shape, limits, (variant, l) => matMulKernel({ ...shape, tileRows: variant.tileRows, lanes: variant.lanes, limits: l }));
+      return [{ kernel, tuning, args: bias ? [a, b, bias, y] : [a, b, y] }];
     },
     grad: ([dy], { inputs: [a, b, bias], outputs: [y], attrs: { transposeA: tA, transposeB: tB, activation: act } }) => {
       if (!dy) return [null, null, null];
@@ -307,8 +309,11 @@ export const opTable = {
       if (bias && (bias.rank !== 1 || bias.shape[0] !== filter.shape[3])) throw new Error(`conv2d: bias must have shape [${filter.shape[3]}], got ${fmt(bias.shape)}`);
       return [f32(conv.conv2dOutputShape(convShape(x.shape, filter.shape, attrs)))];
     },
-    lower: ({ inputs: [x, filter, bias], outputs: [y], attrs }, limits) =>
-      one(conv.conv2dForward({ ...convShape(x.shape, filter.shape, attrs), bias: !!bias, activation: attrs.activation, limits }), bias ? [x, filter, bias, y] : [x, filter, y]),
+    lower: ({ inputs: [x, filter, bias], outputs: [y], attrs }, limits) => {
+      const shape = { ...convShape(x.shape, filter.shape, attrs), bias: !!bias, activation: attrs.activation };
+      const { kernel, tuning } = tunable('conv2d_forward', shape, limits, (variant, l) => conv.conv2dForward({ ...shape, tileRows: variant.tileRows, limits: l }));
+      return [{ kernel, tuning, args: bias ? [x, filter, bias, y] : [x, filter, y] }];
+    },
     grad: ([dy], { inputs: [x, filter, bias], outputs: [y], attrs }) => {
       if (!dy) return [null, null, null];
       const dz = throughActivation(dy, y, attrs.activation);
@@ -318,8 +323,11 @@ export const opTable = {
   },
   conv2dBackpropInput: {
     outputs: (_, { inputShape }) => [f32(inputShape)],
-    lower: ({ inputs: [dy, filter], outputs: [dx], attrs }, limits) =>
-      one(conv.conv2dBackwardInput({ ...convShape(attrs.inputShape, filter.shape, attrs), limits }), [dy, filter, dx]),
+    lower: ({ inputs: [dy, filter], outputs: [dx], attrs }, limits) => {
+      const shape = convShape(attrs.inputShape, filter.shape, attrs);
+      const { kernel, tuning } = tunable('conv2d_backward_input', shape, limits, (variant, l) => conv.conv2dBackwardInput({ ...shape, tileRows: variant.tileRows, limits: l }));
+      return [{ kernel, tuning, args: [dy, filter, dx] }];
+    },
     grad: notDifferentiable('conv2dBackpropInput'),
   },
   conv2dBackpropFilter: {

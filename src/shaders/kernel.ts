@@ -32,6 +32,36 @@ export interface KernelLimits {
    * subgroup size; kernels then share loads across a subgroup. Absent otherwise.
    */
   readonly subgroupSize?: number;
+  /** The variants an autotune chose on this device, by tuning key (src/shaders/variants.ts). */
+  readonly tuned?: TunedChoices;
+}
+
+/** One row of the variant table: builder options that change how a kernel computes, never what. */
+export interface Variant {
+  /** Rows of the register tile. */
+  readonly tileRows?: number;
+  /** Invocations per workgroup (matmul without a subgroup). */
+  readonly lanes?: number;
+  /** false: build as if the device had no subgroups (per-lane loads instead of broadcasts). */
+  readonly subgroups?: false;
+}
+
+/** The choices an autotune made, by tuning key: undefined where none was made. */
+export interface TunedChoices {
+  chosen(key: string): Variant | undefined;
+}
+
+/**
+ * Kernels that compute the same thing over the same bindings, built from the rows of the
+ * variant table: an autotune may time them on the real buffers and keep the fastest.
+ */
+export interface Tunable {
+  /** The kernel family and its shape: what a choice is cached under, with the adapter. */
+  readonly key: string;
+  /** Each distinct kernel the table's rows build, the default (the empty variant) first. */
+  variants(): readonly { readonly variant: Variant; readonly kernel: Kernel }[];
+  /** The kernel of one variant. */
+  build(variant: Variant): Kernel;
 }
 
 /** The WebGPU defaults every adapter supports; builders use them when no limits are given. */
