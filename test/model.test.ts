@@ -84,6 +84,8 @@ describe('fit, evaluate, predict', () => {
     // All four parameters in as few Adam dispatches as the device's storage bindings allow: one on lavapipe's 16.
     const updates = Math.ceil(4 / updateGroupSize(2, runtime().limits.maxStorageBuffersPerShaderStage));
     expect(profile.rows.filter((r) => r.kernel === 'adam').map((r) => r.dispatches)).toEqual([updates]);
+    // The loss kernel's gradient comes already scaled by the mean's 1/batch: no dispatch scales it.
+    expect(profile.rows.some((r) => r.kernel.startsWith('mul_scalar'))).toBe(false);
     expect(String(profile)).toMatch(/total +\d+ +[\d.]+\nmemory: /);
     const probs = model.predict(x, { batchSize: 48 });
     expect(probs.shape).toEqual([250, 3]);

@@ -1,5 +1,6 @@
 // Losses as tf.losses and Keras name them. Each is one fused kernel that writes the per-example
-// loss and its gradient together, followed by the mean over the batch.
+// loss and its gradient together (the gradient already scaled by the mean's 1/n), followed by
+// the mean over the batch.
 
 import { apply } from './graph.js';
 import { check, disposing, mean } from './ops.js';
@@ -10,6 +11,9 @@ function perExample(outputs: Tensor[]): Tensor {
   if (!gradient.isSymbolic) gradient.dispose(); // eager: only a gradient rule reads it
   return loss;
 }
+
+/** The 1/n of the mean over `n` losses, as float32 computes it in the mean's gradient. */
+const meanScale = (n: number): number => Math.fround(1 / Math.max(1, n));
 
 function reduced(outputs: Tensor[]): Tensor {
   return disposing(perExample(outputs), (l) => mean(l));
@@ -23,12 +27,12 @@ export function lossPerExample(kind: 'sparse' | 'onehot' | 'sigmoid' | 'binary' 
   switch (kind) {
     case 'sparse':
     case 'onehot':
-      return perExample(apply('softmaxCrossEntropy', [predictions, labels], { labels: kind }));
+      return perExample(apply('softmaxCrossEntropy', [predictions, labels], { labels: kind, scale: meanScale(predictions.shape[0]) }));
     case 'sigmoid':
     case 'binary':
-      return perExample(apply('binaryCrossEntropy', [predictions, labels], { fromLogits: kind === 'sigmoid' }));
+      return perExample(apply('binaryCrossEntropy', [predictions, labels], { fromLogits: kind === 'sigmoid', scale: meanScale(predictions.size) }));
     case 'mse':
-      return perExample(apply('meanSquaredError', [predictions, labels], {}));
+      return perExample(apply('meanSquaredError', [predictions, labels], { scale: meanScale(predictions.shape[0] ?? 1) }));
   }
 }
 
@@ -36,33 +40,33 @@ export function lossPerExample(kind: 'sparse' | 'onehot' | 'sigmoid' | 'binary' 
 export function softmaxCrossEntropy(onehotLabels: Tensor, logits: Tensor): Tensor {
   check(onehotLabels, 'losses.softmaxCrossEntropy', 'onehotLabels');
   check(logits, 'losses.softmaxCrossEntropy', 'logits');
-  return reduced(apply('softmaxCrossEntropy', [logits, onehotLabels], { labels: 'onehot' }));
+  return reduced(apply('softmaxCrossEntropy', [logits, onehotLabels], { labels: 'onehot', scale: meanScale(logits.shape[0]) }));
 }
 
 /** Mean softmax cross-entropy against integer class labels [batch] (int32), as Keras's sparse categorical cross-entropy from logits. */
 export function sparseSoftmaxCrossEntropy(labels: Tensor, logits: Tensor): Tensor {
   check(labels, 'losses.sparseSoftmaxCrossEntropy', 'labels');
   check(logits, 'losses.sparseSoftmaxCrossEntropy', 'logits');
-  return reduced(apply('softmaxCrossEntropy', [logits, labels], { labels: 'sparse' }));
+  return reduced(apply('softmaxCrossEntropy', [logits, labels], { labels: 'sparse', scale: meanScale(logits.shape[0]) }));
 }
 
 /** Mean sigmoid cross-entropy of logits against 0/1 labels, as tf.losses.sigmoidCrossEntropy. */
 export function sigmoidCrossEntropy(multiClassLabels: Tensor, logits: Tensor): Tensor {
   check(multiClassLabels, 'losses.sigmoidCrossEntropy', 'multiClassLabels');
   check(logits, 'losses.sigmoidCrossEntropy', 'logits');
-  return reduced(apply('binaryCrossEntropy', [logits, multiClassLabels], { fromLogits: true }));
+  return reduced(apply('binaryCrossEntropy', [logits, multiClassLabels], { fromLogits: true, scale: meanScale(logits.size) }));
 }
 
 /** Mean binary cross-entropy of probabilities (clipped to [1e-7, 1 − 1e-7] as Keras does). */
 export function binaryCrossentropy(labels: Tensor, predictions: Tensor): Tensor {
   check(labels, 'losses.binaryCrossentropy', 'labels');
   check(predictions, 'losses.binaryCrossentropy', 'predictions');
-  return reduced(apply('binaryCrossEntropy', [predictions, labels], { fromLogits: false }));
+  return reduced(apply('binaryCrossEntropy', [predictions, labels], { fromLogits: false, scale: meanScale(predictions.size) }));
 }
 
 /** Mean of (predictions − labels)² over every element, as tf.losses.meanSquaredError. */
 export function meanSquaredError(labels: Tensor, predictions: Tensor): Tensor {
   check(labels, 'losses.meanSquaredError', 'labels');
   check(predictions, 'losses.meanSquaredError', 'predictions');
-  return reduced(apply('meanSquaredError', [predictions, labels], {}));
+  return reduced(apply('meanSquaredError', [predictions, labels], { scale: meanScale(predictions.shape[0] ?? 1) }));
 }

@@ -75,11 +75,16 @@ export interface OpAttrs {
   sum: { axes: readonly number[] };
   mean: { axes: readonly number[] };
   /** Inputs logits [B, C], labels (int32 [B] or one-hot [B, C]); outputs loss [B] and dloss/dlogits [B, C]. */
-  softmaxCrossEntropy: { labels: 'sparse' | 'onehot' };
+  /**
+   * The losses write each example's loss and its gradient, the gradient already times `scale`:
+   * the 1/n of the mean that follows, so a mean's gradient arrives as exactly `scale` and the
+   * rule hands the kernel's gradient on as it is, with no dispatch to scale it.
+   */
+  softmaxCrossEntropy: { labels: 'sparse' | 'onehot'; scale: number };
   /** Inputs predictions, labels (same shape); outputs loss and dloss/dpredictions, elementwise. */
-  binaryCrossEntropy: { fromLogits: boolean };
+  binaryCrossEntropy: { fromLogits: boolean; scale: number };
   /** Inputs predictions, labels [B, ...]; outputs loss [B] (mean over the rest) and dloss/dpredictions. */
-  meanSquaredError: object;
+  meanSquaredError: { scale: number };
   /** Inputs x, step state (int32 [4]); the mask comes from (seed ^ run seed, step, index), read from the state as each run executes. */
   dropout: { rate: number; seed: number };
   /** Inputs dy, the forward pass's step state. */
@@ -389,8 +394,8 @@ export const opTable = {
       return [f32([B]), f32([B, C])];
     },
     lower: ({ inputs: [logits, labels], outputs: [l, dl], attrs }, limits) =>
-      one(loss.softmaxCrossEntropy({ batch: logits.shape[0], classes: logits.shape[1], labels: attrs.labels, scale: 1, limits }), [logits, labels, l, dl]),
-    grad: ([dy], { outputs: [, dlogits] }) => [dy ? ops.mul(ops.reshape(dy, [dy.size, 1]), dlogits) : null, null],
+      one(loss.softmaxCrossEntropy({ batch: logits.shape[0], classes: logits.shape[1], labels: attrs.labels, scale: attrs.scale, limits }), [logits, labels, l, dl]),
+    grad: ([dy], { outputs: [, dlogits], attrs: { scale } }) => [dy ? ops.mul(dlogits, ops.reshape(ops.div(dy, scale), [dy.size, 1])) : null, null],
   },
   binaryCrossEntropy: {
     name: ({ fromLogits }) => (fromLogits ? 'losses.sigmoidCrossEntropy' : 'losses.binaryCrossentropy'),
@@ -399,8 +404,8 @@ export const opTable = {
       return [f32(p.shape), f32(p.shape)];
     },
     lower: ({ inputs: [p, t], outputs: [l, dl], attrs }, limits) =>
-      one(loss.binaryCrossEntropy({ size: p.size, fromLogits: attrs.fromLogits, scale: 1, limits }), [p, t, l, dl]),
-    grad: ([dy], { outputs: [, dp] }) => [dy ? ops.mul(dy, dp) : null, null],
+      one(loss.binaryCrossEntropy({ size: p.size, fromLogits: attrs.fromLogits, scale: attrs.scale, limits }), [p, t, l, dl]),
+    grad: ([dy], { outputs: [, dp], attrs: { scale } }) => [dy ? ops.mul(dp, ops.div(dy, scale)) : null, null],
   },
   meanSquaredError: {
     name: () => 'losses.meanSquaredError',
@@ -408,11 +413,11 @@ export const opTable = {
       if (p.rank !== t.rank || p.shape.some((d, k) => d !== t.shape[k])) throw new Error(`meanSquaredError: labels ${fmt(t.shape)} must have the predictions' shape ${fmt(p.shape)}`);
       return [f32([p.shape[0] ?? 1]), f32(p.shape)];
     },
-    lower: ({ inputs: [p, t], outputs: [l, dl] }, limits) => {
+    lower: ({ inputs: [p, t], outputs: [l, dl], attrs }, limits) => {
       const batch = p.shape[0] ?? 1;
-      return one(loss.meanSquaredError({ batch, features: p.size / batch, scale: 1, limits }), [p, t, l, dl]);
+      return one(loss.meanSquaredError({ batch, features: p.size / batch, scale: attrs.scale, limits }), [p, t, l, dl]);
     },
-    grad: ([dy], { outputs: [, dp] }) => [dy ? ops.mul(ops.reshape(dy, [dy.size, ...dp.shape.slice(1).map(() => 1)]), dp) : null, null],
+    grad: ([dy], { outputs: [, dp], attrs: { scale } }) => [dy ? ops.mul(dp, ops.reshape(ops.div(dy, scale), [dy.size, ...dp.shape.slice(1).map(() => 1)])) : null, null],
   },
   dropout: {
     outputs: sameShape(0),
