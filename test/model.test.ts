@@ -86,6 +86,9 @@ describe('fit, evaluate, predict', () => {
     expect(profile.rows.filter((r) => r.kernel === 'adam').map((r) => r.dispatches)).toEqual([updates]);
     // The loss kernel's gradient comes already scaled by the mean's 1/batch: no dispatch scales it.
     expect(profile.rows.some((r) => r.kernel.startsWith('mul_scalar'))).toBe(false);
+    // Dropout's backward takes the gradient through the Dense layer's relu in the same dispatch.
+    expect(profile.rows.some((r) => r.kernel === 'dropout_backward_relu')).toBe(true);
+    expect(profile.rows.some((r) => r.kernel.startsWith('activation_backward'))).toBe(false);
     expect(String(profile)).toMatch(/total +\d+ +[\d.]+\nmemory: /);
     const probs = model.predict(x, { batchSize: 48 });
     expect(probs.shape).toEqual([250, 3]);

@@ -60,6 +60,11 @@ export class Trace implements TraceRef {
 let active: Trace | null = null;
 const producers = new WeakMap<Tensor, Node>();
 
+/** The traced node that produced `t`, if a trace recorded one. */
+export function producerOf(t: Tensor): Node | undefined {
+  return producers.get(t);
+}
+
 /** The value every element of `t` holds when a traced fill made it, else undefined. */
 export function constantValue(t: Tensor): number | undefined {
   const node = producers.get(t);

@@ -18,7 +18,7 @@ import * as pool from '../shaders/pool2d.js';
 import { dropoutBackward, dropoutForward } from '../shaders/random.js';
 import * as reduce from '../shaders/reduce.js';
 import type { Padding } from '../shaders/window.js';
-import { type Dispatch, type OpDef, Scratch, type Shaped } from './graph.js';
+import { apply, type Dispatch, type OpDef, producerOf, Scratch, type Shaped } from './graph.js';
 import * as ops from './ops.js';
 import type { DType, Tensor } from './tensor.js';
 
@@ -75,11 +75,7 @@ export interface OpAttrs {
   sum: { axes: readonly number[] };
   mean: { axes: readonly number[] };
   /** Inputs logits [B, C], labels (int32 [B] or one-hot [B, C]); outputs loss [B] and dloss/dlogits [B, C]. */
-  /**
-   * The losses write each example's loss and its gradient, the gradient already times `scale`:
-   * the 1/n of the mean that follows, so a mean's gradient arrives as exactly `scale` and the
-   * rule hands the kernel's gradient on as it is, with no dispatch to scale it.
-   */
+  /** Losses write each loss and its gradient times `scale` (the mean's 1/n, so the mean's gradient folds away). */
   softmaxCrossEntropy: { labels: 'sparse' | 'onehot'; scale: number };
   /** Inputs predictions, labels (same shape); outputs loss and dloss/dpredictions, elementwise. */
   binaryCrossEntropy: { fromLogits: boolean; scale: number };
@@ -87,8 +83,8 @@ export interface OpAttrs {
   meanSquaredError: { scale: number };
   /** Inputs x, step state (int32 [4]); the mask comes from (seed ^ run seed, step, index), read from the state as each run executes. */
   dropout: { rate: number; seed: number };
-  /** Inputs dy, the forward pass's step state. */
-  dropoutGrad: { rate: number; seed: number };
+  /** Inputs dy, the forward pass's step state, and with an `activation` its output y, taken back through too. */
+  dropoutGrad: { rate: number; seed: number; activation?: Activation };
   /** In place: inputs step state, then per parameter grad, param and slots; no outputs. */
   update: UpdateAttrs;
   /** In place: inputs predictions, labels, per-example loss, accumulator [8]; no outputs. */
@@ -143,9 +139,19 @@ function spread(dy: Tensor, shape: readonly number[], axes: readonly number[]): 
   return ops.add(ops.zeros(shape), ops.reshape(dy, kept));
 }
 
-/** dz = dy · activation'(y) where the op fused an activation, so the linear part's rule can follow. */
+/**
+ * dz = dy · activation'(y) where the op fused an activation, so the linear part's rule can follow.
+ * Where dy is a dropout's gradient (a Dense relu followed by Dropout), the dropout's kernel takes
+ * the activation too, and the separate dropout gradient is left unused for the planner to drop.
+ */
 function throughActivation(dy: Tensor, y: Tensor, a: Activation): Tensor {
-  return a === 'linear' ? dy : ops.activationGrad(y, dy, a);
+  if (a === 'linear') return dy;
+  const dropout = producerOf(dy);
+  if (dropout?.kind === 'dropoutGrad' && dropout.inputs.length === 2) {
+    const [upstream, state] = dropout.inputs;
+    return apply('dropoutGrad', [upstream, state, y], { ...(dropout.attrs as OpAttrs['dropoutGrad']), activation: a })[0];
+  }
+  return ops.activationGrad(y, dy, a);
 }
 
 function convShape(x: readonly number[], filter: readonly number[], attrs: WindowAttrs): conv.Conv2dShape {
@@ -427,8 +433,8 @@ export const opTable = {
   },
   dropoutGrad: {
     outputs: sameShape(0),
-    lower: ({ inputs: [dy, state], outputs: [dx], attrs: { rate, seed } }, limits) =>
-      one(dropoutBackward({ size: dy.size, rate, seed, limits }), [state, dy, dx]),
+    lower: ({ inputs: [dy, state, y], outputs: [dx], attrs: { rate, seed, activation } }, limits) =>
+      one(dropoutBackward({ size: dy.size, rate, seed, activation, limits }), y ? [state, dy, y, dx] : [state, dy, dx]),
     grad: notDifferentiable('dropoutGrad'),
   },
   update: {
@@ -436,13 +442,10 @@ export const opTable = {
     lower: ({ inputs: [state, ...members], attrs: { states, kernel } }, limits) => {
       const per = updateBindingsPerParameter(states);
       const group = per * updateGroupSize(states, limits.maxStorageBuffersPerShaderStage);
-      const dispatches: Dispatch[] = [];
-      for (let at = 0; at < members.length; at += group) {
-        const args = members.slice(at, at + group);
-        const sizes = args.filter((_, k) => k % per === 1).map((param) => param.size);
-        dispatches.push({ kernel: kernel(sizes, limits), args: [state, ...args] });
-      }
-      return dispatches;
+      return Array.from({ length: Math.ceil(members.length / group) }, (_, g) => {
+        const args = members.slice(g * group, (g + 1) * group);
+        return { kernel: kernel(args.filter((_, k) => k % per === 1).map((p) => p.size), limits), args: [state, ...args] };
+      });
     },
     grad: notDifferentiable('an optimizer update'),
   },

@@ -64,6 +64,19 @@ describe(`dropout (seed ${seed})`, () => {
     }
   });
 
+  it('backward through an activation: the same mask, times the derivative at the forward output', async () => {
+    for (const [activation, derivative] of [['relu', (y: number) => (y > 0 ? 1 : 0)], ['tanh', (y: number) => 1 - y * y]] as const) {
+      const size = 1009;
+      const dy = hostUniform(size, seed + 3, -2, 2);
+      const y = hostUniform(size, seed + 4, -1, 1); // both signs, so relu's derivative is 0 on half
+      const step = 5;
+      const [dx] = await runKernel(dropoutBackward({ size, rate, seed, activation }), [atStep(step), dy, y], [{ size }]);
+      const expected = Array.from(dy, (v, i) => (keeps(seed, step, i) ? v * scale * derivative(y[i]) : 0));
+      expectAllClose(dx, expected, { rtol: 1e-6, atol: 1e-7 });
+      expect(dropoutBackward({ size, rate, seed, activation }).bindings).toEqual(['read', 'read', 'read', 'write', 'uniform']);
+    }
+  });
+
   it('keeps a fraction 1 − rate of 100,003 elements, and draws a new mask each step', async () => {
     const size = 100_003;
     const x = new Float32Array(size).fill(1);

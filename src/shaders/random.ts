@@ -1,8 +1,9 @@
 // Counter-based random numbers: a stateless hash of (seed, step, element index), shared as WGSL,
 // with inverted dropout (whose backward pass regenerates its mask) and Keras's random initializers.
 
+import { type Activation, activationFunctions } from './activation.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearKernel, type UniformField } from './preamble.js';
+import { linearKernel, type StorageBuffer, type UniformField } from './preamble.js';
 import { checkCount } from './reduce.js';
 import { stepStateBuffer, stepStateWgsl } from './step-state.js';
 
@@ -78,7 +79,7 @@ export interface DropoutParams {
  * The mask of element i at a step is random_u32(seed ^ run seed, step, i): the step and the run
  * seed come from the step state, so every step of a run shares one pipeline and one bind group.
  */
-function dropoutKernel(name: string, { size, rate, seed, limits = defaultLimits }: DropoutParams, input: string, output: string): Kernel {
+function dropoutKernel(name: string, { size, rate, seed, limits = defaultLimits }: DropoutParams, input: string, output: string, activation: Activation = 'linear'): Kernel {
   checkCount(name, 'size', size);
   if (!(rate >= 0 && rate < 1)) throw new Error(`${name}: rate must be in [0, 1), got ${rate}`);
   checkU32(name, 'seed', seed);
@@ -87,12 +88,12 @@ function dropoutKernel(name: string, { size, rate, seed, limits = defaultLimits 
     ['threshold', 'u32', dropoutThreshold(rate)],
     ['scale', 'f32', 1 / (1 - rate)],
   ];
+  const through = activation === 'linear' ? '' : ' * activate_grad(y[i])';
   const body = /* wgsl */ `  let keep = (random_u32(p.seed ^ ${stepStateWgsl.seed}, ${stepStateWgsl.step}, i) >> 8u) >= p.threshold;
-  ${output}[i] = select(0.0, ${input}[i] * p.scale, keep);`;
-  return linearKernel({
-    name, count: size, limits, buffers: [stepStateBuffer, [input, 'read', 'f32'], [output, 'write', 'f32']],
-    fields, functions: randomWgsl, body,
-  });
+  ${output}[i] = select(0.0, ${input}[i] * p.scale${through}, keep);`;
+  const buffers: StorageBuffer[] = [stepStateBuffer, [input, 'read', 'f32'], ...(through ? [['y', 'read', 'f32'] as const] : []), [output, 'write', 'f32']];
+  const functions = through ? `${randomWgsl}\n${activationFunctions(activation)}` : randomWgsl;
+  return linearKernel({ name, count: size, limits, buffers, fields, functions, body });
 }
 
 /**
@@ -107,10 +108,14 @@ export function dropoutForward(params: DropoutParams): Kernel {
 /**
  * dx = dy / (1 − rate) where forward kept the element, else 0. The mask is regenerated from the
  * same (seed, step, index), so it must be given the forward pass's seed and step state.
- * Bindings: step state, dy, dx, params.
+ * With an `activation`, the dropout's input was that activation's output y, and the kernel also
+ * takes the gradient back through it: dx = dy / (1 − rate) · activation'(y) where kept, one
+ * dispatch for both (a Dense relu followed by Dropout).
+ * Bindings: step state, dy, y (with an activation), dx, params.
  */
-export function dropoutBackward(params: DropoutParams): Kernel {
-  return dropoutKernel('dropout_backward', params, 'dy', 'dx');
+export function dropoutBackward(params: DropoutParams & { activation?: Activation }): Kernel {
+  const { activation = 'linear' } = params;
+  return dropoutKernel(activation === 'linear' ? 'dropout_backward' : `dropout_backward_${activation}`, params, 'dy', 'dx', activation);
 }
 
 export interface RandomUniformParams {
