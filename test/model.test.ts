@@ -88,6 +88,9 @@ describe('fit, evaluate, predict', () => {
     expect(profile.rows.some((r) => r.kernel.startsWith('mul_scalar'))).toBe(false);
     // Dropout's backward takes the gradient through the Dense layer's relu in the same dispatch.
     expect(profile.rows.some((r) => r.kernel === 'dropout_backward_relu')).toBe(true);
+    // Each Dense layer's weight and bias gradients come from one dispatch.
+    expect(profile.rows.find((r) => r.kernel === 'matmul_ta_bias_gradient')?.dispatches).toBe(2);
+    expect(profile.rows.some((r) => r.kernel.startsWith('bias_gradient'))).toBe(false);
     expect(profile.rows.some((r) => r.kernel.startsWith('activation_backward'))).toBe(false);
     expect(String(profile)).toMatch(/total +\d+ +[\d.]+\nmemory: /);
     const probs = model.predict(x, { batchSize: 48 });

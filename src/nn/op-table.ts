@@ -1,24 +1,21 @@
 // Every op kind in one typed table: the shapes it makes, the kernels that compute it (from
 // src/shaders) and its gradient rule, side by side. The table must cover every kind in OpAttrs,
-// each with a gradient rule, or this file does not compile.
+// each with a gradient rule, or this file does not compile. The math is here; the training
+// step's bookkeeping (losses, dropout, updates, metrics, gathers) is in op-table-training.ts.
 
 import type { Activation } from '../shaders/activation.js';
 import * as activation from '../shaders/activation.js';
 import * as conv from '../shaders/conv2d/index.js';
-import { gatherBytes, gatherRows } from '../shaders/data.js';
 import * as elementwise from '../shaders/elementwise.js';
-import { findNonFinite } from '../shaders/finite.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
-import * as loss from '../shaders/loss.js';
-import { matMul as matMulKernel } from '../shaders/matmul.js';
-import { metricsAccumulatorSize, trainingMetrics } from '../shaders/metrics.js';
-import { updateBindingsPerParameter, updateGroupSize } from '../shaders/optimizer.js';
+import { denseGradients, matMul as matMulKernel, type MatMulParams, smallMatMulMacs } from '../shaders/matmul.js';
 import { tunable } from '../shaders/variants.js';
 import * as pool from '../shaders/pool2d.js';
-import { dropoutBackward, dropoutForward } from '../shaders/random.js';
 import * as reduce from '../shaders/reduce.js';
 import type { Padding } from '../shaders/window.js';
-import { apply, type Dispatch, type OpDef, producerOf, Scratch, type Shaped } from './graph.js';
+import { apply, type Dispatch, type OpDef, producerOf, Scratch } from './graph.js';
+import { f32, fmt, notDifferentiable, one, sameShape } from './op-kit.js';
+import { trainingOps } from './op-table-training.js';
 import * as ops from './ops.js';
 import type { DType, Tensor } from './tensor.js';
 
@@ -60,6 +57,8 @@ export interface OpAttrs {
   matMul: { transposeA: boolean; transposeB: boolean; activation: Activation };
   /** dy [..., C] → Σ over all but the last axis [C]. */
   biasGrad: object;
+  /** Inputs x [rows, inputs], dz [rows, units]; outputs a dense layer's dW = xᵀ·dz and db = Σ_rows dz. */
+  denseGrads: object;
   /** Inputs x (NHWC), filter (HWIO) and, optionally, bias. */
   conv2d: WindowAttrs & { activation: Activation };
   /** Inputs dy, filter; output shaped like conv2d's input. */
@@ -104,24 +103,8 @@ export type OpKind = keyof OpAttrs;
 
 type OpTable = { [K in OpKind]: OpDef<OpAttrs[K]> };
 
-const size = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
-
 /** A reduction over no elements (an axis of 0 reduced, others kept): the sum 0, the mean NaN (0 / 0, as TensorFlow and NumPy). */
 const emptyReduction = (y: Tensor, value: number, limits: KernelLimits): Dispatch[] => one(elementwise.fill({ dtype: y.dtype, size: y.size, value, limits }), [y]);
-const f32 = (shape: readonly number[]): Shaped => ({ shape, dtype: 'float32' });
-const sameShape = (i: number) => (inputs: readonly Tensor[]): Shaped[] => [{ shape: inputs[i].shape, dtype: inputs[i].dtype }];
-const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
-
-function one(kernel: Kernel, args: readonly (Tensor | Scratch)[]): Dispatch[] {
-  return [{ kernel, args }];
-}
-
-/** The rule of ops whose gradient nothing needs (the backward passes themselves, updates). */
-function notDifferentiable(kind: string) {
-  return (): never => {
-    throw new Error(`${kind} has no gradient: shaderflow computes first-order gradients only (a gradient of a gradient is not supported)`);
-  };
-}
 
 /** Sums `dy` over the axes along which `shape` was broadcast to dy's shape. */
 function unbroadcast(dy: Tensor, shape: readonly number[]): Tensor {
@@ -179,6 +162,12 @@ function biasGradDispatches(dy: Tensor, db: Tensor, limits: KernelLimits): Dispa
 /** dy of a fused op's bias: Σ dz over all but the channel axis. */
 function biasGradient(dz: Tensor, bias: Tensor | undefined): Tensor | null {
   return bias ? ops.biasGrad(dz) : null;
+}
+
+/** A matmul's dispatch: the variant the adapter chose for this shape, or the built-in one. */
+function matMulDispatch(shape: Omit<MatMulParams, 'limits'>, args: readonly Tensor[], limits: KernelLimits): Dispatch {
+  const { kernel, tuning } = tunable('matmul', shape, limits, (variant, l) => matMulKernel({ ...shape, tileRows: variant.tileRows, lanes: variant.lanes, limits: l }));
+  return { kernel, tuning, args };
 }
 
 function matMulGeometry(a: readonly number[], b: readonly number[], { transposeA, transposeB }: OpAttrs['matMul']) {
@@ -293,14 +282,14 @@ export const opTable = {
     lower: ({ inputs: [a, b, bias], outputs: [y], attrs }, limits) => {
       const { m, n, k } = matMulGeometry(a.shape, b.shape, attrs);
       const shape = { m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation };
-      const { kernel, tuning } = tunable('matmul', shape, limits, (variant, l) => matMulKernel({ ...shape, tileRows: variant.tileRows, lanes: variant.lanes, limits: l }));
-      return [{ kernel, tuning, args: bias ? [a, b, bias, y] : [a, b, y] }];
+      return [matMulDispatch(shape, bias ? [a, b, bias, y] : [a, b, y], limits)];
     },
     grad: ([dy], { inputs: [a, b, bias], outputs: [y], attrs: { transposeA: tA, transposeB: tB, activation: act } }) => {
       if (!dy) return [null, null, null];
       const dz = throughActivation(dy, y, act);
       // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, each taken back through its transpose flag.
       const da = tA ? ops.matMul(b, dz, tB, true) : ops.matMul(dz, b, false, !tB);
+      if (bias && !tA && !tB) return [da, ...apply('denseGrads', [a, dz], {})]; // a Dense layer's weights and bias
       const db = tB ? ops.matMul(dz, a, true, tA) : ops.matMul(a, dz, !tA, false);
       return [da, db, biasGradient(dz, bias)];
     },
@@ -309,6 +298,18 @@ export const opTable = {
     outputs: ([dy]) => [f32([dy.shape[dy.rank - 1]])],
     lower: ({ inputs: [dy], outputs: [db] }, limits) => biasGradDispatches(dy, db, limits),
     grad: notDifferentiable('biasGrad'),
+  },
+  denseGrads: {
+    outputs: ([x, dz]) => [f32([x.shape[1], dz.shape[1]]), f32([dz.shape[1]])],
+    // Small layers take one kernel for both; larger ones the (tunable) matmul and the bias reduction.
+    lower: ({ inputs: [x, dz], outputs: [dw, db] }, limits) => {
+      const [rows, inputs] = x.shape;
+      const units = dz.shape[1];
+      if (rows * inputs * units <= smallMatMulMacs) return one(denseGradients({ rows, inputs, units, limits }), [x, dz, dw, db]);
+      const shape = { m: inputs, n: units, k: rows, transposeA: true, transposeB: false, bias: false, activation: 'linear' as const };
+      return [matMulDispatch(shape, [x, dz, dw], limits), ...biasGradDispatches(dz, db, limits)];
+    },
+    grad: notDifferentiable('denseGrads'),
   },
   conv2d: {
     outputs: ([x, filter, bias], attrs) => {
@@ -387,114 +388,6 @@ export const opTable = {
       x.size === 0 ? emptyReduction(y, NaN, limits) : one(reduce.reduceMean({ shape: x.shape, axes: attrs.axes, limits }), [x, y]),
     grad: ([dy], { inputs: [x], outputs: [y], attrs: { axes } }) => [dy ? spread(ops.div(dy, x.size / Math.max(1, y.size)), x.shape, axes) : null],
   },
-  softmaxCrossEntropy: {
-    name: ({ labels }) => (labels === 'sparse' ? 'losses.sparseSoftmaxCrossEntropy' : 'losses.softmaxCrossEntropy'),
-    outputs: ([logits, labels], { labels: kind }) => {
-      if (logits.rank !== 2) throw new Error(`softmaxCrossEntropy: expected logits of shape [batch, classes], got ${fmt(logits.shape)}`);
-      const [B, C] = logits.shape;
-      const expected = kind === 'sparse' ? [B] : [B, C];
-      if (labels.rank !== expected.length || labels.shape.some((d, k) => d !== expected[k])) {
-        throw new Error(`softmaxCrossEntropy: expected ${kind === 'sparse' ? 'integer' : 'one-hot'} labels of shape ${fmt(expected)} for logits ${fmt(logits.shape)}, got ${fmt(labels.shape)}`);
-      }
-      if (kind === 'sparse' && labels.dtype !== 'int32') throw new Error(`softmaxCrossEntropy: sparse labels must be int32 class indices, got ${labels.dtype}`);
-      return [f32([B]), f32([B, C])];
-    },
-    lower: ({ inputs: [logits, labels], outputs: [l, dl], attrs }, limits) =>
-      one(loss.softmaxCrossEntropy({ batch: logits.shape[0], classes: logits.shape[1], labels: attrs.labels, scale: attrs.scale, limits }), [logits, labels, l, dl]),
-    grad: ([dy], { outputs: [, dlogits], attrs: { scale } }) => [dy ? ops.mul(dlogits, ops.reshape(ops.div(dy, scale), [dy.size, 1])) : null, null],
-  },
-  binaryCrossEntropy: {
-    name: ({ fromLogits }) => (fromLogits ? 'losses.sigmoidCrossEntropy' : 'losses.binaryCrossentropy'),
-    outputs: ([p, t]) => {
-      if (p.rank !== t.rank || p.shape.some((d, k) => d !== t.shape[k])) throw new Error(`binaryCrossentropy: labels ${fmt(t.shape)} must have the predictions' shape ${fmt(p.shape)}`);
-      return [f32(p.shape), f32(p.shape)];
-    },
-    lower: ({ inputs: [p, t], outputs: [l, dl], attrs }, limits) =>
-      one(loss.binaryCrossEntropy({ size: p.size, fromLogits: attrs.fromLogits, scale: attrs.scale, limits }), [p, t, l, dl]),
-    grad: ([dy], { outputs: [, dp], attrs: { scale } }) => [dy ? ops.mul(dp, ops.div(dy, scale)) : null, null],
-  },
-  meanSquaredError: {
-    name: () => 'losses.meanSquaredError',
-    outputs: ([p, t]) => {
-      if (p.rank !== t.rank || p.shape.some((d, k) => d !== t.shape[k])) throw new Error(`meanSquaredError: labels ${fmt(t.shape)} must have the predictions' shape ${fmt(p.shape)}`);
-      return [f32([p.shape[0] ?? 1]), f32(p.shape)];
-    },
-    lower: ({ inputs: [p, t], outputs: [l, dl], attrs }, limits) => {
-      const batch = p.shape[0] ?? 1;
-      return one(loss.meanSquaredError({ batch, features: p.size / batch, scale: attrs.scale, limits }), [p, t, l, dl]);
-    },
-    grad: ([dy], { outputs: [, dp], attrs: { scale } }) => [dy ? ops.mul(dp, ops.reshape(ops.div(dy, scale), [dy.size, ...dp.shape.slice(1).map(() => 1)])) : null, null],
-  },
-  dropout: {
-    outputs: sameShape(0),
-    lower: ({ inputs: [x, state], outputs: [y], attrs: { rate, seed } }, limits) =>
-      one(dropoutForward({ size: x.size, rate, seed, limits }), [state, x, y]),
-    grad: ([dy], { inputs: [, state], attrs }) => [dy ? ops.dropoutGrad(dy, state, attrs) : null, null],
-  },
-  dropoutGrad: {
-    outputs: sameShape(0),
-    lower: ({ inputs: [dy, state, y], outputs: [dx], attrs: { rate, seed, activation } }, limits) =>
-      one(dropoutBackward({ size: dy.size, rate, seed, activation, limits }), y ? [state, dy, y, dx] : [state, dy, dx]),
-    grad: notDifferentiable('dropoutGrad'),
-  },
-  update: {
-    outputs: () => [],
-    lower: ({ inputs: [state, ...members], attrs: { states, kernel } }, limits) => {
-      const per = updateBindingsPerParameter(states);
-      const group = per * updateGroupSize(states, limits.maxStorageBuffersPerShaderStage);
-      return Array.from({ length: Math.ceil(members.length / group) }, (_, g) => {
-        const args = members.slice(g * group, (g + 1) * group);
-        return { kernel: kernel(args.filter((_, k) => k % per === 1).map((p) => p.size), limits), args: [state, ...args] };
-      });
-    },
-    grad: notDifferentiable('an optimizer update'),
-  },
-  metrics: {
-    outputs: ([predictions, , l, acc]) => {
-      if (acc.size !== metricsAccumulatorSize) throw new Error(`metrics: the accumulator must hold ${metricsAccumulatorSize} values, got ${fmt(acc.shape)}`);
-      if (l.size !== predictions.shape[0]) throw new Error(`metrics: expected one loss per example (${predictions.shape[0]}), got ${fmt(l.shape)}`);
-      return [];
-    },
-    lower: ({ inputs: [predictions, labels, l, acc], attrs }, limits) => {
-      const batch = predictions.shape[0];
-      return one(trainingMetrics({ batch, classes: predictions.size / batch, labels: attrs.labels, threshold: attrs.threshold, limits }), [predictions, labels, l, acc]);
-    },
-    grad: notDifferentiable('metrics'),
-  },
-  findNonFinite: {
-    outputs: ([x, , acc]) => {
-      if (x.dtype !== 'float32') throw new Error(`findNonFinite: expected float32 values, got ${x.dtype}`);
-      if (acc.size !== metricsAccumulatorSize) throw new Error(`findNonFinite: the accumulator must hold ${metricsAccumulatorSize} values, got ${fmt(acc.shape)}`);
-      return [];
-    },
-    lower: ({ inputs: [x, state, acc], attrs: { which } }, limits) => {
-      if (x.size === 0) return [];
-      return one(findNonFinite({ size: x.size, rowSize: x.rank ? x.size / x.shape[0] : 1, which, limits }), [x, state, acc]);
-    },
-    grad: notDifferentiable('findNonFinite'),
-  },
-  gather: {
-    outputs: ([x, indices]) => {
-      if (x.rank < 1) throw new Error(`gather: expected x of rank ≥ 1, got ${fmt(x.shape)}`);
-      if (indices.rank !== 1 || indices.dtype !== 'int32') throw new Error(`gather: expected int32 indices of rank 1, got ${indices.dtype} ${fmt(indices.shape)}`);
-      if (x.shape[0] === 0 && indices.size > 0) throw new Error(`gather: x has no rows (shape ${fmt(x.shape)}), so none of the ${indices.size} indices can pick one`);
-      return [{ shape: [indices.shape[0], ...x.shape.slice(1)], dtype: x.dtype }];
-    },
-    lower: ({ inputs: [x, indices], outputs: [y] }, limits) => {
-      if (y.size === 0) return [];
-      return one(gatherRows({ rows: x.shape[0], rowSize: x.size / x.shape[0], batch: indices.size, dtype: x.dtype, limits }), [x, indices, y]);
-    },
-    // Gathering selects data (a batch of examples); nothing differentiates through it.
-    grad: notDifferentiable('gather'),
-  },
-  gatherBytes: {
-    outputs: ([, indices], { rowShape }) => [f32([indices.shape[0], ...rowShape])],
-    lower: ({ inputs: [words, indices], outputs: [y], attrs }, limits) => {
-      if (y.size === 0) return [];
-      const rowBytes = size(attrs.rowShape);
-      return one(gatherBytes({ rows: attrs.rows, rowBytes, batch: indices.size, scale: attrs.scale, offset: attrs.offset, limits }), [words, indices, y]);
-    },
-    grad: notDifferentiable('gatherBytes'),
-  },
+  ...trainingOps,
 } satisfies OpTable;
 

@@ -344,6 +344,13 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
   return apply('gather', [x, indices], {})[0];
 }
 
+/** @internal Rows of each of `xs` by the same indices, in one dispatch: a batch's x and y. */
+export function gatherAll(xs: readonly Tensor[], indices: Tensor): Tensor[] {
+  xs.forEach((x, k) => check(x, 'gather', `x ${k}`));
+  check(indices, 'gather', 'indices');
+  return xs.length ? apply('gather', [...xs, indices], {}) : [];
+}
+
 /** @internal A GPU-resident uint8 dataset: bytes packed four to an int32 word, rows of `rowShape`. */
 export interface PackedBytes {
   readonly words: Tensor;

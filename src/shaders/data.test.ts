@@ -29,23 +29,40 @@ describe(`packBytes (seed ${seed})`, () => {
 });
 
 describe(`gatherRows (seed ${seed})`, () => {
+  const bad = (dtype: 'float32' | 'int32') => (dtype === 'float32' ? NaN : -1);
+  const expected = (source: ArrayLike<number>, rows: number, rowSize: number, idx: Int32Array, dtype: 'float32' | 'int32') =>
+    Array.from({ length: idx.length * rowSize }, (_, i) => {
+      const r = idx[Math.floor(i / rowSize)];
+      return r >= 0 && r < rows ? source[r * rowSize + (i % rowSize)] : bad(dtype);
+    });
+  const sourceOf = (rows: number, rowSize: number, dtype: 'float32' | 'int32', s: number) => {
+    const floats = randomUniform(rows * rowSize, s, -3, 3);
+    return dtype === 'float32' ? floats : Int32Array.from(floats, (v) => Math.round(v * 1000));
+  };
+
   for (const dtype of ['float32', 'int32'] as const) {
     it(`${dtype}: rows of 5 from 7, batches of 1 and 11 with bad indices`, async () => {
       const [rows, rowSize] = [7, 5];
-      const floats = randomUniform(rows * rowSize, seed + 1, -3, 3);
-      const source = dtype === 'float32' ? floats : Int32Array.from(floats, (v) => Math.round(v * 1000));
+      const source = sourceOf(rows, rowSize, dtype, seed + 1);
       for (const batch of [1, 11]) {
         const idx = indices(batch, rows, seed + batch);
-        const [out] = await runKernel(gatherRows({ rows, rowSize, batch, dtype }), [source, idx], [{ size: batch * rowSize, dtype }]);
-        const bad = dtype === 'float32' ? NaN : -1;
-        const expected = Array.from({ length: batch * rowSize }, (_, i) => {
-          const r = idx[Math.floor(i / rowSize)];
-          return r >= 0 && r < rows ? source[r * rowSize + (i % rowSize)] : bad;
-        });
-        expectAllClose(out, expected, { rtol: 0, atol: 0 });
+        const [out] = await runKernel(gatherRows({ sources: [{ rows, rowSize, dtype }], batch }), [idx, source], [{ size: batch * rowSize, dtype }], [[0, 1, 2]]);
+        expectAllClose(out, expected(source, rows, rowSize, idx, dtype), { rtol: 0, atol: 0 });
       }
     });
   }
+
+  it('gathers a batch of x (float32 rows of 4) and y (int32 labels) in one dispatch', async () => {
+    const rows = 9;
+    const x = sourceOf(rows, 4, 'float32', seed + 20);
+    const y = sourceOf(rows, 1, 'int32', seed + 21);
+    const idx = indices(13, rows, seed + 22);
+    const kernel = gatherRows({ sources: [{ rows, rowSize: 4, dtype: 'float32' }, { rows, rowSize: 1, dtype: 'int32' }], batch: 13 });
+    // Bindings indices, x, out x, y, out y: inputs [idx, x, y], outputs [out x, out y].
+    const [outX, outY] = await runKernel(kernel, [idx, x, y], [{ size: 13 * 4 }, { size: 13, dtype: 'int32' }], [[0, 1, 3, 2, 4]]);
+    expectAllClose(outX, expected(x, rows, 4, idx, 'float32'), { rtol: 0, atol: 0 });
+    expectAllClose(outY, expected(y, rows, 1, idx, 'int32'), { rtol: 0, atol: 0 });
+  });
 });
 
 describe(`gatherBytes and castScale (seed ${seed})`, () => {
@@ -98,7 +115,8 @@ describe(`gatherBytes and castScale (seed ${seed})`, () => {
   it('rejects bad parameters, naming what was expected', () => {
     expect(() => gatherBytes({ rows: 3, rowBytes: 0, batch: 2, scale: 1, offset: 0 })).toThrow(/gatherBytes: rowBytes must be an integer ≥ 1, got 0/);
     expect(() => castScale({ size: 3, scale: NaN, offset: 0 })).toThrow(/castScale: scale must be a finite number, got NaN/);
-    expect(() => gatherRows({ rows: 3, rowSize: 2, batch: 2, dtype: 'uint8' as 'int32' })).toThrow(/dtype must be 'float32' or 'int32', got 'uint8'/);
+    expect(() => gatherRows({ sources: [{ rows: 3, rowSize: 2, dtype: 'uint8' as 'int32' }], batch: 2 })).toThrow(/dtype must be 'float32' or 'int32', got 'uint8'/);
+    expect(() => gatherRows({ sources: [], batch: 2 })).toThrow('gatherRows: expected at least one source');
   });
 });
 

@@ -38,38 +38,53 @@ function scaleOffset(kernel: string, scale: number, offset: number): UniformFiel
   return [['scale', 'f32', scale], ['offset', 'f32', offset]];
 }
 
-export interface GatherRowsParams {
+export interface GatherSource {
   /** Rows in the source. */
   rows: number;
   /** Elements per row. */
   rowSize: number;
-  /** Indices, and rows in the output. */
-  batch: number;
   dtype: DType;
+}
+
+export interface GatherRowsParams {
+  /** The tensors to gather rows of, by the same indices (a batch's x and y): one dispatch for all. */
+  sources: readonly GatherSource[];
+  /** Indices, and rows in each output. */
+  batch: number;
   limits?: KernelLimits;
 }
 
 /**
- * out[b, :] = source[indices[b], :]. The elements are copied as 32-bit words, bit for bit. An
- * index outside [0, rows) never reads out of bounds: its row is NaN for float32 and −1 for
- * int32 (an invalid class, which the sparse losses turn into a NaN loss), so a bad index shows
- * up in training rather than passing as real data.
- * Bindings: source [rows, rowSize], indices int32 [batch], out [batch, rowSize].
+ * out_s[b, :] = source_s[indices[b], :] for each source s, in one dispatch. The elements are
+ * copied as 32-bit words, bit for bit. An index outside [0, rows) never reads out of bounds: its
+ * row is NaN for float32 and −1 for int32 (an invalid class, which the sparse losses turn into
+ * a NaN loss), so a bad index shows up in training rather than passing as real data.
+ * Bindings: indices int32 [batch], then per source: source [rows, rowSize], out [batch, rowSize].
  */
-export function gatherRows({ rows, rowSize, batch, dtype, limits = defaultLimits }: GatherRowsParams): Kernel {
-  checkCount('gatherRows', 'rows', rows);
-  checkCount('gatherRows', 'rowSize', rowSize);
+export function gatherRows({ sources, batch, limits = defaultLimits }: GatherRowsParams): Kernel {
+  if (sources.length === 0) throw new Error('gatherRows: expected at least one source');
   checkCount('gatherRows', 'batch', batch);
-  if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`gatherRows: dtype must be 'float32' or 'int32', got '${dtype}'`);
-  const body = /* wgsl */ `  let b = i / ${rowSize}u;
-  let index = indices[b];
-  let valid = index >= 0 && index < ${rows}i;
-  let row = select(0u, u32(index), valid);
-  out[i] = select(${dtype === 'float32' ? '0x7fc00000u' : '0xffffffffu'}, source[row * ${rowSize}u + i % ${rowSize}u], valid);`;
+  let start = 0;
+  const parts = sources.map(({ rows, rowSize, dtype }, s) => {
+    checkCount('gatherRows', 'rows', rows);
+    checkCount('gatherRows', 'rowSize', rowSize);
+    if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`gatherRows: dtype must be 'float32' or 'int32', got '${dtype}'`);
+    const from = start;
+    start += batch * rowSize;
+    return /* wgsl */ `  if (i < ${start}u) {
+    let j = i - ${from}u;
+    let index = indices[j / ${rowSize}u];
+    let valid = index >= 0 && index < ${rows}i;
+    out${s}[j] = select(${dtype === 'float32' ? '0x7fc00000u' : '0xffffffffu'}, source${s}[select(0u, u32(index), valid) * ${rowSize}u + j % ${rowSize}u], valid);
+    return;
+  }`;
+  });
   return linearKernel({
-    name: `gather_rows_${dtype}`, count: batch * rowSize, limits,
-    buffers: [['source', 'read', 'u32'], ['indices', 'read', 'i32'], ['out', 'write', 'u32']],
-    body,
+    name: sources.length === 1 ? `gather_rows_${sources[0].dtype}` : `gather_rows_${sources.length}`,
+    count: start,
+    limits,
+    buffers: [['indices', 'read', 'i32'], ...sources.flatMap((_, s) => [[`source${s}`, 'read', 'u32'] as const, [`out${s}`, 'write', 'u32'] as const])],
+    body: parts.join('\n'),
   });
 }
 

@@ -8,7 +8,7 @@ import { dot, numericGradient } from '../../test/gradcheck.js';
 import { runKernel } from '../../test/kernel-harness.js';
 import { activationReference, type Activation } from './activation.js';
 import { defaultLimits } from './kernel.js';
-import { matMul, type MatMulParams } from './matmul.js';
+import { denseGradients, matMul, type MatMulParams } from './matmul.js';
 
 /** float64 reference of C = act(op(A)·op(B) + bias) for one batch entry. */
 function reference(a: ArrayLike<number>, b: ArrayLike<number>, p: MatMulParams, biasValues?: ArrayLike<number>): Float64Array {
@@ -93,6 +93,17 @@ describe(`matMul (seed ${seed})`, () => {
     const p: MatMulParams = { m: 40, n: 9, k: 3, tileRows: 1, limits: { ...defaultLimits, maxComputeWorkgroupsPerDimension: 6 } };
     expect(matMul(p).dispatch[1]).toBeGreaterThan(1);
     await check(p, 400);
+  });
+
+  it('computes a dense layer\'s weight and bias gradients in one dispatch', async () => {
+    for (const [index, [rows, inputs, units]] of [[1, 1, 1], [32, 4, 10], [32, 10, 3], [300, 7, 13]].entries()) {
+      const x = randomUniform(rows * inputs, seed + 800 + 10 * index);
+      const dy = randomUniform(rows * units, seed + 801 + 10 * index);
+      const [dw, db] = await runKernel(denseGradients({ rows, inputs, units }), [x, dy], [{ size: inputs * units }, { size: units }]);
+      expectAllClose(dw, reference(x, dy, { m: inputs, n: units, k: rows, transposeA: true }), { rtol: 1e-4, atol: 2e-6 * rows });
+      expectAllClose(db, reference(new Float32Array(rows).fill(1), dy, { m: 1, n: units, k: rows, transposeA: true }), { rtol: 1e-4, atol: 2e-6 * rows });
+    }
+    expect(() => denseGradients({ rows: 0, inputs: 2, units: 3 })).toThrow('denseGradients: rows must be a positive integer, got 0');
   });
 
   it('rejects sizes that are not positive integers', () => {

@@ -38,6 +38,9 @@ export interface MatMulParams {
   limits?: KernelLimits;
 }
 
+/** Products of at most this many multiply-adds take the one-element-per-invocation kernel by default. */
+export const smallMatMulMacs = 2 ** 18;
+
 /**
  * C[batch, m, n] = activation(op(A)·op(B) + bias). Bindings: a, b, (bias), c.
  *
@@ -64,7 +67,7 @@ export function matMul(params: MatMulParams): Kernel {
     if (!Number.isInteger(v) || v < 1) throw new Error(`matMul: ${name} must be a positive integer, got ${v}`);
   }
   const tiled = params.tileRows !== undefined || params.lanes !== undefined || params.subgroupSize !== undefined;
-  if (!tiled && batch * m * n * k <= (params.smallMacs ?? 2 ** 18)) return smallMatMul(params);
+  if (!tiled && batch * m * n * k <= (params.smallMacs ?? smallMatMulMacs)) return smallMatMul(params);
   const S = params.subgroupSize ?? limits.subgroupSize ?? 0;
   const shared = S >= 4 && ((!transposeA && k % 4 === 0) || (transposeA && m % 4 === 0));
   const R = shared ? Math.ceil((params.tileRows ?? 16) / 4) * 4 : Math.max(1, Math.min(params.tileRows ?? 8, m));
@@ -233,5 +236,45 @@ function smallMatMul(params: MatMulParams): Kernel {
     acc = fma(a[a_base + ${transposeA ? `kk * ${m}u + row` : `row * ${k}u + kk`}], b[b_base + ${transposeB ? `col * ${k}u + kk` : `kk * ${n}u + col`}], acc);
   }
   c[i] = activate(acc${bias ? ' + bias[col]' : ''});`,
+  });
+}
+
+export interface DenseGradientsParams {
+  /** Examples in the batch: the contracted dimension. */
+  rows: number;
+  /** Inputs of the dense layer (rows of dW). */
+  inputs: number;
+  /** Units of the dense layer (columns of dW, length of db). */
+  units: number;
+  limits?: KernelLimits;
+}
+
+/**
+ * A small dense layer's weight and bias gradients in one dispatch: dW = xᵀ·dy [inputs, units]
+ * and db = Σ_rows dy [units], as one product xᵀ·dy whose op(A) has an extra row of ones. One
+ * invocation per element, as smallMatMul; for the products it would take (an Iris MLP, a
+ * 10-class head), where a separate bias reduction costs a dispatch of its own.
+ * Bindings: x [rows, inputs], dy [rows, units], dw, db, params (rows).
+ */
+export function denseGradients({ rows, inputs, units, limits = defaultLimits }: DenseGradientsParams): Kernel {
+  for (const [name, v] of [['rows', rows], ['inputs', inputs], ['units', units]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`denseGradients: ${name} must be a positive integer, got ${v}`);
+  }
+  return linearKernel({
+    name: 'matmul_ta_bias_gradient',
+    count: (inputs + 1) * units,
+    limits,
+    buffers: [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['dw', 'write', 'f32'], ['db', 'write', 'f32']],
+    fields: [['k', 'u32', rows]],
+    body: /* wgsl */ `  let col = i % ${units}u;
+  let row = i / ${units}u;
+  var acc = 0.0;
+  if (row == ${inputs}u) {
+    for (var kk = 0u; kk < p.k; kk++) { acc += dy[kk * ${units}u + col]; }
+    db[col] = acc;
+    return;
+  }
+  for (var kk = 0u; kk < p.k; kk++) { acc = fma(x[kk * ${inputs}u + row], dy[kk * ${units}u + col], acc); }
+  dw[i] = acc;`,
   });
 }

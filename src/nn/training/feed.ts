@@ -1,7 +1,7 @@
 // How a batch enters a compiled step: from the step's own inputs, or (a feed) from row indices that
 // gather the batch on the GPU out of tensors already there; and the checks a batch passes first.
 
-import { gather } from '../ops.js';
+import { gatherAll } from '../ops.js';
 import { Tensor } from '../tensor.js';
 
 /** How a step gets its batch from GPU-resident data: row indices in, the batch's tensors out. */
@@ -13,7 +13,7 @@ export interface Feed {
 
 /** A feed gathering the same rows of each of \`tensors\`. */
 export function gatherFeed(tensors: readonly Tensor[]): Feed {
-  return { key: `gather ${tensors.map((t) => t.id).join(',')}`, inputs: (indices) => tensors.map((t) => gather(t, indices)) };
+  return { key: `gather ${tensors.map((t) => t.id).join(',')}`, inputs: (indices) => gatherAll(tensors, indices) };
 }
 
 export function checkTensor(t: unknown, where: string, name: string): asserts t is Tensor {

@@ -4,7 +4,7 @@
 
 import { runtime } from '../../gpu/device.js';
 import { packBytes } from '../../shaders/data.js';
-import { gather, gatherBytes, type PackedBytes } from '../ops.js';
+import { gatherAll, gatherBytes, type PackedBytes } from '../ops.js';
 import { tensor, type Tensor } from '../tensor.js';
 import { batchPair, type Feed } from './feed.js';
 import { checkFinite } from './finite.js';
@@ -94,7 +94,10 @@ export async function residentDatasetSource(model: TrainableModel, purpose: 'tra
   const feed: Feed = {
     key: `resident ${id}`,
     inputs: (indices) => {
-      let element = rs.assemble(columns.map((c) => ('words' in c ? gatherBytes(c, indices) : gather(c, indices))));
+      // The tensor columns in one dispatch; packed bytes unpack in their own.
+      const tensors = columns.filter((c): c is Tensor => !('words' in c));
+      const gathered = gatherAll(tensors, indices);
+      let element = rs.assemble(columns.map((c) => ('words' in c ? gatherBytes(c, indices) : gathered[tensors.indexOf(c)])));
       for (const map of rs.maps) element = map(element);
       return batchPair(element, where);
     },
