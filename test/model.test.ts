@@ -80,7 +80,7 @@ describe('fit, evaluate, predict', () => {
     expect((await accuracy.data())[0]).toBeGreaterThan(0.9);
     expect((await loss.data())[0]).toBeGreaterThan(0);
     const profile = await model.profile(x, y);
-    expect(profile.rows.some((r) => /^matmul(_sg)?_bias_relu$/.test(r.kernel) && r.dispatches === 1)).toBe(true);
+    expect(profile.rows.some((r) => /^matmul(_sg)?_bias_relu(_dropout)?$/.test(r.kernel) && r.dispatches === 1)).toBe(true);
     // All four parameters in as few Adam dispatches as the device's storage bindings allow: one on lavapipe's 16.
     const updates = Math.ceil(4 / updateGroupSize(2, runtime().limits.maxStorageBuffersPerShaderStage));
     expect(profile.rows.filter((r) => r.kernel === 'adam').map((r) => r.dispatches)).toEqual([updates]);
@@ -88,6 +88,9 @@ describe('fit, evaluate, predict', () => {
     expect(profile.rows.some((r) => r.kernel.startsWith('mul_scalar'))).toBe(false);
     // Dropout's backward takes the gradient through the Dense layer's relu in the same dispatch.
     expect(profile.rows.some((r) => r.kernel === 'dropout_backward_relu')).toBe(true);
+    // The Dense relu's kernel applies the Dropout after it: no dropout dispatch of its own.
+    expect(profile.rows.some((r) => r.kernel === 'matmul_bias_relu_dropout')).toBe(true);
+    expect(profile.rows.some((r) => r.kernel === 'dropout_forward')).toBe(false);
     // Each Dense layer's weight and bias gradients come from one dispatch.
     expect(profile.rows.find((r) => r.kernel === 'matmul_ta_bias_gradient')?.dispatches).toBe(2);
     expect(profile.rows.some((r) => r.kernel.startsWith('bias_gradient'))).toBe(false);

@@ -54,7 +54,11 @@ export interface OpAttrs {
   /** Inputs y, dy. */
   softmaxGrad: object;
   /** Inputs a, b and, optionally, bias; y = activation(op(a)·op(b) + bias). */
-  matMul: { transposeA: boolean; transposeB: boolean; activation: Activation };
+  /**
+   * With `dropout`, the step state is the last input and inverted dropout follows the activation
+   * in the same kernel (a Dense relu followed by Dropout, fused when traced).
+   */
+  matMul: { transposeA: boolean; transposeB: boolean; activation: Activation; dropout?: OpAttrs['dropout'] };
   /** dy [..., C] → Σ over all but the last axis [C]. */
   biasGrad: object;
   /** Inputs x [rows, inputs], dz [rows, units]; outputs a dense layer's dW = xᵀ·dz and db = Σ_rows dz. */
@@ -166,8 +170,17 @@ function biasGradient(dz: Tensor, bias: Tensor | undefined): Tensor | null {
 
 /** A matmul's dispatch: the variant the adapter chose for this shape, or the built-in one. */
 function matMulDispatch(shape: Omit<MatMulParams, 'limits'>, args: readonly Tensor[], limits: KernelLimits): Dispatch {
-  const { kernel, tuning } = tunable('matmul', shape, limits, (variant, l) => matMulKernel({ ...shape, tileRows: variant.tileRows, lanes: variant.lanes, limits: l }));
+  // A fused dropout's seed changes the shader, not its speed: the choice is kept by its rate alone.
+  const key = shape.dropout ? { ...shape, dropout: shape.dropout.rate } : shape;
+  const { kernel, tuning } = tunable('matmul', key, limits, (variant, l) => matMulKernel({ ...shape, tileRows: variant.tileRows, lanes: variant.lanes, limits: l }));
   return { kernel, tuning, args };
+}
+
+/** A matMul node's inputs: a, b, then the bias if any, then the step state if dropout is fused. */
+function matMulInputs(inputs: readonly Tensor[], attrs: OpAttrs['matMul']): { a: Tensor; b: Tensor; bias?: Tensor; state?: Tensor } {
+  const [a, b, ...rest] = inputs;
+  const state = attrs.dropout ? rest.pop() : undefined;
+  return { a, b, bias: rest[0], state };
 }
 
 function matMulGeometry(a: readonly number[], b: readonly number[], { transposeA, transposeB }: OpAttrs['matMul']) {
@@ -270,7 +283,8 @@ export const opTable = {
     grad: notDifferentiable('softmaxGrad'),
   },
   matMul: {
-    outputs: ([a, b, bias], attrs) => {
+    outputs: (inputs, attrs) => {
+      const { a, b, bias } = matMulInputs(inputs, attrs);
       if (a.rank !== 2 || b.rank !== 2) throw new Error(`matMul: expected two rank-2 tensors, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`);
       const { m, n, k, k2 } = matMulGeometry(a.shape, b.shape, attrs);
       if (k !== k2) {
@@ -279,19 +293,26 @@ export const opTable = {
       if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new Error(`matMul: bias must have shape [${n}], got ${fmt(bias.shape)}`);
       return [f32([m, n])];
     },
-    lower: ({ inputs: [a, b, bias], outputs: [y], attrs }, limits) => {
+    lower: ({ inputs, outputs: [y], attrs }, limits) => {
+      const { a, b, bias } = matMulInputs(inputs, attrs);
       const { m, n, k } = matMulGeometry(a.shape, b.shape, attrs);
-      const shape = { m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation };
-      return [matMulDispatch(shape, bias ? [a, b, bias, y] : [a, b, y], limits)];
+      const shape = { m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation, ...(attrs.dropout ? { dropout: attrs.dropout } : {}) };
+      return [matMulDispatch(shape, [...inputs, y], limits)];
     },
-    grad: ([dy], { inputs: [a, b, bias], outputs: [y], attrs: { transposeA: tA, transposeB: tB, activation: act } }) => {
-      if (!dy) return [null, null, null];
-      const dz = throughActivation(dy, y, act);
+    grad: ([dy], { inputs, outputs: [y], attrs }) => {
+      const { a, b, bias, state } = matMulInputs(inputs, attrs);
+      const { transposeA: tA, transposeB: tB, activation: act, dropout } = attrs;
+      const none = inputs.map(() => null);
+      if (!dy) return none;
+      // With dropout fused, its kernel takes the gradient back through the activation too: y is
+      // the dropped output, whose sign is the activation's where kept (relu and linear only).
+      const dz = dropout && state ? apply('dropoutGrad', act === 'linear' ? [dy, state] : [dy, state, y], { ...dropout, activation: act })[0] : throughActivation(dy, y, act);
       // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, each taken back through its transpose flag.
       const da = tA ? ops.matMul(b, dz, tB, true) : ops.matMul(dz, b, false, !tB);
-      if (bias && !tA && !tB) return [da, ...apply('denseGrads', [a, dz], {})]; // a Dense layer's weights and bias
-      const db = tB ? ops.matMul(dz, a, true, tA) : ops.matMul(a, dz, !tA, false);
-      return [da, db, biasGradient(dz, bias)];
+      const grads: (Tensor | null)[] = bias && !tA && !tB
+        ? [da, ...apply('denseGrads', [a, dz], {})] // a Dense layer's weights and bias
+        : [da, tB ? ops.matMul(dz, a, true, tA) : ops.matMul(a, dz, !tA, false), biasGradient(dz, bias)];
+      return inputs.map((_, k) => grads[k] ?? null);
     },
   },
   biasGrad: {

@@ -7,7 +7,7 @@ import type { Activation } from '../shaders/activation.js';
 import { activationNames } from '../shaders/activation.js';
 import { type BinaryOp, broadcastShapes, type UnaryOp } from '../shaders/elementwise.js';
 import type { Padding } from '../shaders/window.js';
-import { apply, constantValue } from './graph.js';
+import { apply, constantValue, producerOf } from './graph.js';
 import type { OpAttrs, PoolAttrs, WindowAttrs } from './op-table.js';
 import { mix32 } from './random.js';
 import { type DType, Tensor, tensor } from './tensor.js';
@@ -303,6 +303,13 @@ export function dropout(x: Tensor, rate: number, seed?: number): Tensor {
 
 /** @internal Dropout whose step and run seed come from a step state (int32 [4], see src/nn/step-state.ts). */
 export function dropoutWith(x: Tensor, attrs: OpAttrs['dropout'], state: Tensor): Tensor {
+  // Traced after a relu (or linear) matMul, the matMul's kernel applies the dropout itself; the
+  // plain matMul is then left unused (unless something else reads it) for the planner to drop.
+  const producer = producerOf(x);
+  if (producer?.kind === 'matMul') {
+    const m = producer.attrs as OpAttrs['matMul'];
+    if (!m.dropout && (m.activation === 'relu' || m.activation === 'linear')) return apply('matMul', [...producer.inputs, state], { ...m, dropout: attrs })[0];
+  }
   return apply('dropout', [x, state], attrs)[0];
 }
 

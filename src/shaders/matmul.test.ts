@@ -9,6 +9,8 @@ import { runKernel } from '../../test/kernel-harness.js';
 import { activationReference, type Activation } from './activation.js';
 import { defaultLimits } from './kernel.js';
 import { denseGradients, matMul, type MatMulParams } from './matmul.js';
+import { dropoutForward } from './random.js';
+import { packStepState } from './step-state.js';
 
 /** float64 reference of C = act(op(A)·op(B) + bias) for one batch entry. */
 function reference(a: ArrayLike<number>, b: ArrayLike<number>, p: MatMulParams, biasValues?: ArrayLike<number>): Float64Array {
@@ -93,6 +95,26 @@ describe(`matMul (seed ${seed})`, () => {
     const p: MatMulParams = { m: 40, n: 9, k: 3, tileRows: 1, limits: { ...defaultLimits, maxComputeWorkgroupsPerDimension: 6 } };
     expect(matMul(p).dispatch[1]).toBeGreaterThan(1);
     await check(p, 400);
+  });
+
+  it('applies dropout in the epilogue exactly as the dropout kernel after it would', async () => {
+    const state = packStepState({ step: 7, seed: 0x9e3779b9, learningRate: 0, iteration: 1 });
+    const dropout = { rate: 0.4, seed: seed % 2 ** 32 };
+    for (const [index, [m, n, k]] of [[9, 3, 10], [12, 8, 8]].entries()) {
+      for (const kernel of kernels) {
+        const p: MatMulParams = { m, n, k, bias: true, activation: 'relu', ...kernel };
+        const a = randomUniform(m * k, seed + 900 + 10 * index);
+        const b = randomUniform(k * n, seed + 901 + 10 * index);
+        const bias = randomUniform(n, seed + 902 + 10 * index);
+        const [c] = await runKernel(matMul(p), [a, b, bias], [{ size: m * n }]);
+        const [expected] = await runKernel(dropoutForward({ size: m * n, ...dropout }), [state, c], [{ size: m * n }]);
+        const fused = matMul({ ...p, dropout });
+        expect(fused.name).toMatch(/_dropout$/);
+        const [out] = await runKernel(fused, [a, b, bias, state], [{ size: m * n }]);
+        expectAllClose(out, expected, { rtol: 0, atol: 0 });
+        expect(Array.from(out).filter((v) => v === 0).length).toBeGreaterThan(0.3 * m * n);
+      }
+    }
   });
 
   it('computes a dense layer\'s weight and bias gradients in one dispatch', async () => {

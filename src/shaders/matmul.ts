@@ -2,6 +2,7 @@
 // flags so backward passes read their operands in place instead of transposing copies.
 
 import { activationFunctions, type Activation } from './activation.js';
+import { dropoutEpilogue } from './random.js';
 import { foldWorkgroups, linearWorkgroupSize } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
 import { linearKernel, preamble } from './preamble.js';
@@ -24,6 +25,11 @@ export interface MatMulParams {
   /** Adds bias [n] to every row before the activation. */
   bias?: boolean;
   activation?: Activation;
+  /**
+   * Inverted dropout after the activation, its mask from (seed ^ run seed, step, element index)
+   * as dropoutForward draws it; the kernel then also binds the step state, before C.
+   */
+  dropout?: { rate: number; seed: number };
   /** Rows of C per workgroup, shared by its invocations. Default 8, or 16 on a subgroup. */
   tileRows?: number;
   /** Invocations per workgroup, each computing 4 adjacent columns. Default 32 (on a subgroup: its size). */
@@ -42,7 +48,7 @@ export interface MatMulParams {
 export const smallMatMulMacs = 2 ** 18;
 
 /**
- * C[batch, m, n] = activation(op(A)·op(B) + bias). Bindings: a, b, (bias), c.
+ * C[batch, m, n] = dropout(activation(op(A)·op(B) + bias)). Bindings: a, b, (bias), (step state), c.
  *
  * Each invocation owns `tileRows` rows × 4 adjacent columns of C, accumulated in registers; the
  * invocations of a workgroup share the rows. The contraction is unrolled by 4 so both operands
@@ -61,7 +67,7 @@ export const smallMatMulMacs = 2 ** 18;
 export function matMul(params: MatMulParams): Kernel {
   const {
     m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false,
-    bias = false, activation = 'linear', limits = defaultLimits,
+    bias = false, activation = 'linear', dropout, limits = defaultLimits,
   } = params;
   for (const [name, v] of [['m', m], ['n', n], ['k', k], ['batch', batch]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`matMul: ${name} must be a positive integer, got ${v}`);
@@ -138,6 +144,7 @@ export function matMul(params: MatMulParams): Kernel {
 
   const code = /* wgsl */ `${shared ? 'enable subgroups;\n' : ''}${preamble}
 ${activationFunctions(activation)}
+${dropout ? dropoutEpilogue('matMul', dropout) : ''}
 const M = ${m}u;
 const N = ${n}u;
 const K = ${k}u;
@@ -147,7 +154,8 @@ const COL_TILES = ${colTiles}u;
 @group(0) @binding(0) var<storage, read> a: array<${aVec || shared ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> b: array<${bVec ? 'vec4<f32>' : 'f32'}>;
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> c: array<${cVec ? 'vec4<f32>' : 'f32'}>;
+${dropout ? `@group(0) @binding(${bias ? 3 : 2}) var<storage, read> state: array<u32>;` : ''}
+@group(0) @binding(${2 + (bias ? 1 : 0) + (dropout ? 1 : 0)}) var<storage, read_write> c: array<${cVec ? 'vec4<f32>' : 'f32'}>;
 
 var<private> a_base: u32;
 var<private> b_base: u32;
@@ -195,15 +203,15 @@ ${rows.map((r) => `  if (row0 + ${r}u < M) { store_row(c_base + (row0 + ${r}u) *
 
 // Columns col.. of a row of C (a whole vec4 when N is a multiple of 4), through the activation.
 fn store_row(base: u32, v: vec4<f32>) {
-${cVec ? '  c[(base + col) / 4u] = activate4(v);' : `  for (var j = 0u; j < 4u; j++) {
-    if (col + j < N) { c[base + col + j] = activate(v[j]); }
+${cVec ? `  ${dropout ? 'let y = activate4(v);\n  let i = base + col;\n  c[i / 4u] = vec4<f32>(dropped(y[0], i), dropped(y[1], i + 1u), dropped(y[2], i + 2u), dropped(y[3], i + 3u));' : 'c[(base + col) / 4u] = activate4(v);'}` : `  for (var j = 0u; j < 4u; j++) {
+    if (col + j < N) { c[base + col + j] = ${dropout ? 'dropped(activate(v[j]), base + col + j)' : 'activate(v[j])'}; }
   }`}
 }
 `;
   return {
-    name: `matmul${shared ? '_sg' : ''}${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
+    name: `matmul${shared ? '_sg' : ''}${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}${dropout ? '_dropout' : ''}`,
     code,
-    bindings: bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'],
+    bindings: ['read', 'read', ...(bias ? ['read' as const] : []), ...(dropout ? ['read' as const] : []), 'write'],
     workgroupSize: [lanes, 1, 1],
     dispatch: foldWorkgroups(workgroups, limits),
   };
@@ -218,14 +226,14 @@ ${cVec ? '  c[(base + col) / 4u] = activate4(v);' : `  for (var j = 0u; j < 4u; 
  * the lanes, and 32 steps took 0.5 s to compile.
  */
 function smallMatMul(params: MatMulParams): Kernel {
-  const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, bias = false, activation = 'linear', limits = defaultLimits } = params;
+  const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, bias = false, activation = 'linear', dropout, limits = defaultLimits } = params;
   return linearKernel({
-    name: `matmul${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
+    name: `matmul${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}${dropout ? '_dropout' : ''}`,
     count: batch * m * n,
     limits,
-    buffers: [['a', 'read', 'f32'], ['b', 'read', 'f32'], ...(bias ? [['bias', 'read', 'f32'] as const] : []), ['c', 'write', 'f32']],
+    buffers: [['a', 'read', 'f32'], ['b', 'read', 'f32'], ...(bias ? [['bias', 'read', 'f32'] as const] : []), ...(dropout ? [['state', 'read', 'u32'] as const] : []), ['c', 'write', 'f32']],
     fields: [['k', 'u32', k]],
-    functions: activationFunctions(activation),
+    functions: `${activationFunctions(activation)}\n${dropout ? dropoutEpilogue('matMul', dropout) : ''}`,
     body: /* wgsl */ `  let col = i % ${n}u;
   let row = i / ${n}u % ${m}u;
   let entry = i / ${m * n}u;
@@ -235,7 +243,7 @@ function smallMatMul(params: MatMulParams): Kernel {
   for (var kk = 0u; kk < p.k; kk++) {
     acc = fma(a[a_base + ${transposeA ? `kk * ${m}u + row` : `row * ${k}u + kk`}], b[b_base + ${transposeB ? `col * ${k}u + kk` : `kk * ${n}u + col`}], acc);
   }
-  c[i] = activate(acc${bias ? ' + bias[col]' : ''});`,
+  c[i] = ${dropout ? 'dropped(' : ''}activate(acc${bias ? ' + bias[col]' : ''})${dropout ? ', i)' : ''};`,
   });
 }
 

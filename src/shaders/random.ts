@@ -66,6 +66,22 @@ function checkU32(kernel: string, name: string, value: number): void {
   }
 }
 
+/**
+ * WGSL `fn dropped(v: f32, i: u32) -> f32`: element i of inverted dropout's output for input v,
+ * exactly as dropoutForward computes it, for a kernel that writes dropout in its epilogue (a
+ * Dense relu followed by Dropout). The kernel binds the step state as `state`; rate and seed
+ * are constants of the shader.
+ */
+export function dropoutEpilogue(kernel: string, { rate, seed }: { rate: number; seed: number }): string {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`${kernel}: dropout rate must be in [0, 1), got ${rate}`);
+  checkU32(kernel, 'dropout seed', seed);
+  return /* wgsl */ `${randomWgsl}
+fn dropped(v: f32, i: u32) -> f32 {
+  let keep = (random_u32(${seed}u ^ ${stepStateWgsl.seed}, ${stepStateWgsl.step}, i) >> 8u) >= ${dropoutThreshold(rate)}u;
+  return select(0.0, v * f32(${Math.fround(1 / (1 - rate))}), keep);
+}`;
+}
+
 export interface DropoutParams {
   size: number;
   /** Fraction of elements dropped, in [0, 1). */
