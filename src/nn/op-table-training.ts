@@ -134,4 +134,5 @@ export const trainingOps = {
       return one(gatherBytes({ rows: attrs.rows, rowBytes, batch: indices.size, scale: attrs.scale, offset: attrs.offset, limits }), [words, indices, y]);
     },
     grad: notDifferentiable('gatherBytes'),
-  },} satisfies { [K in TrainingKind]: OpDef<OpAttrs[K]> };
+  },
+} satisfies { [K in TrainingKind]: OpDef<OpAttrs[K]> };

@@ -77,9 +77,14 @@ export function dropoutEpilogue(kernel: string, { rate, seed }: { rate: number; 
   checkU32(kernel, 'dropout seed', seed);
   return /* wgsl */ `${randomWgsl}
 fn dropped(v: f32, i: u32) -> f32 {
-  let keep = (random_u32(${seed}u ^ ${stepStateWgsl.seed}, ${stepStateWgsl.step}, i) >> 8u) >= ${dropoutThreshold(rate)}u;
+  let keep = ${keepsElement(`${seed}u`, `${dropoutThreshold(rate)}u`)};
   return select(0.0, v * f32(${Math.fround(1 / (1 - rate))}), keep);
 }`;
+}
+
+/** WGSL: whether dropout keeps element `i` (the one mask rule, for both dropout kernels and epilogues). */
+function keepsElement(seed: string, threshold: string): string {
+  return `(random_u32(${seed} ^ ${stepStateWgsl.seed}, ${stepStateWgsl.step}, i) >> 8u) >= ${threshold}`;
 }
 
 export interface DropoutParams {
@@ -105,7 +110,7 @@ function dropoutKernel(name: string, { size, rate, seed, limits = defaultLimits 
     ['scale', 'f32', 1 / (1 - rate)],
   ];
   const through = activation === 'linear' ? '' : ' * activate_grad(y[i])';
-  const body = /* wgsl */ `  let keep = (random_u32(p.seed ^ ${stepStateWgsl.seed}, ${stepStateWgsl.step}, i) >> 8u) >= p.threshold;
+  const body = /* wgsl */ `  let keep = ${keepsElement('p.seed', 'p.threshold')};
   ${output}[i] = select(0.0, ${input}[i] * p.scale${through}, keep);`;
   const buffers: StorageBuffer[] = [stepStateBuffer, [input, 'read', 'f32'], ...(through ? [['y', 'read', 'f32'] as const] : []), [output, 'write', 'f32']];
   const functions = through ? `${randomWgsl}\n${activationFunctions(activation)}` : randomWgsl;
