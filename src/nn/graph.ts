@@ -45,6 +45,8 @@ export interface OpDef<A> {
   grad(dys: readonly (Tensor | null)[], node: { inputs: readonly Tensor[]; outputs: readonly Tensor[]; attrs: A }): (Tensor | null)[];
   /** Output 0 is input 0's memory under another shape (reshape): no kernel inside a plan. */
   readonly alias?: true;
+  /** Whether the op also updates an input in place (a metrics accumulator), so it runs even when no output is needed. */
+  effect?(attrs: A): boolean;
   /** The public op's name in messages (`sf.<name>: ...`) where it is not the kind's. */
   name?(attrs: A): string;
 }
@@ -144,6 +146,28 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
 }
 
 /**
+ * Records op `kind` over `inputs` in place of the traced `node`, producing the same tensors: for
+ * an op that a later one folds into (a batch's metrics into its loss kernel), after gradient
+ * rules have already read those tensors. The new inputs must exist where the node stands.
+ */
+export function rerecord<K extends OpKind>(node: Node, kind: K, inputs: readonly Tensor[], attrs: OpAttrs[K]): void {
+  const trace = active;
+  const at = trace ? trace.nodes.indexOf(node) : -1;
+  if (!trace || at < 0) throw new Error(`${kind}: only a node of the active trace can be recorded again`);
+  const def = opTable[kind] as unknown as OpDef<OpAttrs[K]>;
+  const shapes = atTheDoor(kind, def, attrs, () => def.outputs(inputs, attrs));
+  const same = shapes.length === node.outputs.length && shapes.every((s, k) => s.dtype === node.outputs[k].dtype && s.shape.join() === node.outputs[k].shape.join());
+  if (!same) throw new Error(`${kind}: recorded again, it must produce the tensors ${node.outputs.map((t) => t.describe()).join(', ')}`);
+  for (const t of inputs) {
+    const producer = producers.get(t);
+    if (producer && trace.nodes.indexOf(producer) > at) throw new Error(`${kind}: ${t.describe()} is produced after the node it would feed`);
+  }
+  const next = { kind, inputs, attrs, outputs: node.outputs } as Node;
+  trace.nodes[at] = next;
+  for (const o of next.outputs) producers.set(o, next);
+}
+
+/**
  * Runs an op's input checks (its `outputs`), so that what they refuse reaches the user as
  * `sf.<op>: ...`, the op they called, whichever helper found the fault.
  */
@@ -166,7 +190,8 @@ function liveNodes(nodes: readonly Node[], outputs: readonly Tensor[]): Node[] {
   const live: Node[] = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i];
-    if (node.outputs.length > 0 && !node.outputs.some((o) => needed.has(o))) continue;
+    const effect = (opTable[node.kind] as unknown as OpDef<unknown>).effect?.(node.attrs) ?? false;
+    if (node.outputs.length > 0 && !effect && !node.outputs.some((o) => needed.has(o))) continue;
     live.push(node);
     for (const t of node.inputs) needed.add(t);
   }

@@ -18,7 +18,7 @@ type TrainingKind = 'softmaxCrossEntropy' | 'binaryCrossEntropy' | 'meanSquaredE
 export const trainingOps = {
   softmaxCrossEntropy: {
     name: ({ labels }) => (labels === 'sparse' ? 'losses.sparseSoftmaxCrossEntropy' : 'losses.softmaxCrossEntropy'),
-    outputs: ([logits, labels], { labels: kind }) => {
+    outputs: ([logits, labels, acc], { labels: kind }) => {
       if (logits.rank !== 2) throw new Error(`softmaxCrossEntropy: expected logits of shape [batch, classes], got ${fmt(logits.shape)}`);
       const [B, C] = logits.shape;
       const expected = kind === 'sparse' ? [B] : [B, C];
@@ -26,11 +26,16 @@ export const trainingOps = {
         throw new Error(`softmaxCrossEntropy: expected ${kind === 'sparse' ? 'integer' : 'one-hot'} labels of shape ${fmt(expected)} for logits ${fmt(logits.shape)}, got ${fmt(labels.shape)}`);
       }
       if (kind === 'sparse' && labels.dtype !== 'int32') throw new Error(`softmaxCrossEntropy: sparse labels must be int32 class indices, got ${labels.dtype}`);
+      if (acc && acc.size !== metricsAccumulatorSize) throw new Error(`softmaxCrossEntropy: the accumulator must hold ${metricsAccumulatorSize} values, got ${fmt(acc.shape)}`);
       return [f32([B]), f32([B, C])];
     },
-    lower: ({ inputs: [logits, labels], outputs: [l, dl], attrs }, limits) =>
-      one(loss.softmaxCrossEntropy({ batch: logits.shape[0], classes: logits.shape[1], labels: attrs.labels, scale: attrs.scale, limits }), [logits, labels, l, dl]),
-    grad: ([dy], { outputs: [, dlogits], attrs: { scale } }) => [dy ? ops.mul(dlogits, ops.reshape(ops.div(dy, scale), [dy.size, 1])) : null, null],
+    lower: ({ inputs: [logits, labels, acc], outputs: [l, dl], attrs }, limits) => {
+      const kernel = loss.softmaxCrossEntropy({ batch: logits.shape[0], classes: logits.shape[1], labels: attrs.labels, scale: attrs.scale, metrics: attrs.metrics, limits });
+      return one(kernel, attrs.metrics ? [logits, labels, acc, l, dl] : [logits, labels, l, dl]);
+    },
+    grad: ([dy], { inputs, outputs: [, dlogits], attrs: { scale } }) =>
+      inputs.map((_, k) => (k === 0 && dy ? ops.mul(dlogits, ops.reshape(ops.div(dy, scale), [dy.size, 1])) : null)),
+    effect: ({ metrics }) => !!metrics,
   },
   binaryCrossEntropy: {
     name: ({ fromLogits }) => (fromLogits ? 'losses.sigmoidCrossEntropy' : 'losses.binaryCrossentropy'),

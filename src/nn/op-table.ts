@@ -58,7 +58,11 @@ export interface OpAttrs {
    * With `dropout`, the step state is the last input and inverted dropout follows the activation
    * in the same kernel (a Dense relu followed by Dropout, fused when traced).
    */
-  matMul: { transposeA: boolean; transposeB: boolean; activation: Activation; dropout?: OpAttrs['dropout'] };
+  /**
+   * With `dropout`, the step state is the last input; with `gate` (a backward product only), the
+   * dropped output of a Dense relu and dropout, through which the product's gradient is taken.
+   */
+  matMul: { transposeA: boolean; transposeB: boolean; activation: Activation; dropout?: OpAttrs['dropout']; gate?: { scale: number } };
   /** dy [..., C] → Σ over all but the last axis [C]. */
   biasGrad: object;
   /** Inputs x [rows, inputs], dz [rows, units]; outputs a dense layer's dW = xᵀ·dz and db = Σ_rows dz. */
@@ -78,8 +82,11 @@ export interface OpAttrs {
   sum: { axes: readonly number[] };
   mean: { axes: readonly number[] };
   /** Inputs logits [B, C], labels (int32 [B] or one-hot [B, C]); outputs loss [B] and dloss/dlogits [B, C]. */
-  /** Losses write each loss and its gradient times `scale` (the mean's 1/n, so the mean's gradient folds away). */
-  softmaxCrossEntropy: { labels: 'sparse' | 'onehot'; scale: number };
+  /**
+   * Losses write each loss and its gradient times `scale` (the mean's 1/n, so the mean's gradient
+   * folds away). With `metrics`, a third input is a metrics accumulator the kernel adds the batch to.
+   */
+  softmaxCrossEntropy: { labels: 'sparse' | 'onehot'; scale: number; metrics?: true };
   /** Inputs predictions, labels (same shape); outputs loss and dloss/dpredictions, elementwise. */
   binaryCrossEntropy: { fromLogits: boolean; scale: number };
   /** Inputs predictions, labels [B, ...]; outputs loss [B] (mean over the rest) and dloss/dpredictions. */
@@ -176,11 +183,12 @@ function matMulDispatch(shape: Omit<MatMulParams, 'limits'>, args: readonly Tens
   return { kernel, tuning, args };
 }
 
-/** A matMul node's inputs: a, b, then the bias if any, then the step state if dropout is fused. */
-function matMulInputs(inputs: readonly Tensor[], attrs: OpAttrs['matMul']): { a: Tensor; b: Tensor; bias?: Tensor; state?: Tensor } {
+/** A matMul node's inputs: a, b, then the bias if any, then the step state if dropout is fused, or the gate. */
+function matMulInputs(inputs: readonly Tensor[], attrs: OpAttrs['matMul']): { a: Tensor; b: Tensor; bias?: Tensor; state?: Tensor; gate?: Tensor } {
   const [a, b, ...rest] = inputs;
   const state = attrs.dropout ? rest.pop() : undefined;
-  return { a, b, bias: rest[0], state };
+  const gate = attrs.gate ? rest.pop() : undefined;
+  return { a, b, bias: rest[0], state, gate };
 }
 
 function matMulGeometry(a: readonly number[], b: readonly number[], { transposeA, transposeB }: OpAttrs['matMul']) {
@@ -284,19 +292,20 @@ export const opTable = {
   },
   matMul: {
     outputs: (inputs, attrs) => {
-      const { a, b, bias } = matMulInputs(inputs, attrs);
+      const { a, b, bias, gate } = matMulInputs(inputs, attrs);
       if (a.rank !== 2 || b.rank !== 2) throw new Error(`matMul: expected two rank-2 tensors, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`);
       const { m, n, k, k2 } = matMulGeometry(a.shape, b.shape, attrs);
       if (k !== k2) {
         throw new Error(`matMul: inner dimensions must agree: ${fmt(a.shape)}${attrs.transposeA ? 'ᵀ' : ''} · ${fmt(b.shape)}${attrs.transposeB ? 'ᵀ' : ''} has ${k} and ${k2}`);
       }
       if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new Error(`matMul: bias must have shape [${n}], got ${fmt(bias.shape)}`);
+      if (gate && gate.size !== m * n) throw new Error(`matMul: the gate must have the product's shape [${m}, ${n}], got ${fmt(gate.shape)}`);
       return [f32([m, n])];
     },
     lower: ({ inputs, outputs: [y], attrs }, limits) => {
       const { a, b, bias } = matMulInputs(inputs, attrs);
       const { m, n, k } = matMulGeometry(a.shape, b.shape, attrs);
-      const shape = { m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation, ...(attrs.dropout ? { dropout: attrs.dropout } : {}) };
+      const shape = { m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation, ...(attrs.dropout ? { dropout: attrs.dropout } : {}), ...(attrs.gate ? { gate: attrs.gate } : {}) };
       return [matMulDispatch(shape, [...inputs, y], limits)];
     },
     grad: ([dy], { inputs, outputs: [y], attrs }) => {
@@ -304,9 +313,10 @@ export const opTable = {
       const { transposeA: tA, transposeB: tB, activation: act, dropout } = attrs;
       const none = inputs.map(() => null);
       if (!dy) return none;
+      if (attrs.gate) throw new Error('matMul: a gated product is a gradient and has none of its own');
       // With dropout fused, its kernel takes the gradient back through the activation too: y is
       // the dropped output, whose sign is the activation's where kept (relu and linear only).
-      const dz = dropout && state ? apply('dropoutGrad', act === 'linear' ? [dy, state] : [dy, state, y], { ...dropout, activation: act })[0] : throughActivation(dy, y, act);
+      const dz = dropout && state ? ops.dropoutGradThrough(dy, state, y, { ...dropout, activation: act }) : throughActivation(dy, y, act);
       // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, each taken back through its transpose flag.
       const da = tA ? ops.matMul(b, dz, tB, true) : ops.matMul(dz, b, false, !tB);
       const grads: (Tensor | null)[] = bias && !tA && !tB

@@ -7,7 +7,8 @@ import type { Activation } from '../shaders/activation.js';
 import { activationNames } from '../shaders/activation.js';
 import { type BinaryOp, broadcastShapes, type UnaryOp } from '../shaders/elementwise.js';
 import type { Padding } from '../shaders/window.js';
-import { apply, constantValue, producerOf } from './graph.js';
+import { fusesMetrics } from '../shaders/loss.js';
+import { apply, constantValue, producerOf, rerecord } from './graph.js';
 import type { OpAttrs, PoolAttrs, WindowAttrs } from './op-table.js';
 import { mix32 } from './random.js';
 import { type DType, Tensor, tensor } from './tensor.js';
@@ -328,6 +329,24 @@ export const avgPoolGrad = (dy: Tensor, inputShape: readonly number[], attrs: Po
 export const dropoutGrad = (dy: Tensor, state: Tensor, attrs: OpAttrs['dropoutGrad']): Tensor => apply('dropoutGrad', [dy, state], attrs)[0];
 
 /**
+ * @internal The gradient at the input of a relu (or linear) activation and the dropout fused
+ * after it, from dy at the dropped output y. Traced after the relu, where dy is a plain product
+ * (the next Dense layer's dz·Wᵀ), that product's kernel applies the gate itself: y > 0 exactly
+ * where the mask kept the element and the relu passed it.
+ */
+export function dropoutGradThrough(dy: Tensor, state: Tensor, y: Tensor, attrs: OpAttrs['dropoutGrad']): Tensor {
+  if (attrs.activation === 'linear') return apply('dropoutGrad', [dy, state], attrs)[0];
+  const producer = producerOf(dy);
+  if (attrs.activation === 'relu' && producer?.kind === 'matMul') {
+    const m = producer.attrs as OpAttrs['matMul'];
+    if (!m.dropout && !m.gate && m.activation === 'linear' && producer.inputs.length === 2) {
+      return apply('matMul', [...producer.inputs, y], { ...m, gate: { scale: 1 / (1 - attrs.rate) } })[0];
+    }
+  }
+  return apply('dropoutGrad', [dy, state, y], attrs)[0];
+}
+
+/**
  * @internal Records the first non-finite element of `x` (float32) in a metrics accumulator's
  * spare words, in place, unless an earlier run recorded one (see shaders/finite.ts); `which`
  * tells the tensors apart.
@@ -341,6 +360,16 @@ export function recordNonFinite(x: Tensor, state: Tensor, accumulator: Tensor, w
  * `loss` holds one value per example; labels are class indices, one-hot rows or 0/1 values.
  */
 export function accumulateMetrics(predictions: Tensor, labels: Tensor, loss: Tensor, accumulator: Tensor, kind: OpAttrs['metrics']['labels'], threshold?: number): void {
+  // Traced, a softmax cross-entropy over the same logits and labels takes the metrics in its own
+  // kernel, where the batch is small enough for one workgroup.
+  const producer = producerOf(loss);
+  if (producer?.kind === 'softmaxCrossEntropy' && producer.outputs[0] === loss) {
+    const attrs = producer.attrs as OpAttrs['softmaxCrossEntropy'];
+    const [logits, given] = producer.inputs;
+    if (!attrs.metrics && attrs.labels === kind && logits === predictions && given === labels && fusesMetrics(logits.shape[0], logits.shape[1])) {
+      return rerecord(producer, 'softmaxCrossEntropy', [logits, labels, accumulator], { ...attrs, metrics: true });
+    }
+  }
   apply('metrics', [predictions, labels, loss, accumulator], { labels: kind, threshold });
 }
 

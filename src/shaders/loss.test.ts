@@ -95,6 +95,32 @@ describe(`softmaxCrossEntropy (seed ${seed})`, () => {
     }
   });
 
+  it('with metrics, also adds the batch\'s loss sum, correct count and size to the accumulator', async () => {
+    // 300 rows stride over a workgroup of at most 256 invocations; the accumulator's other words survive.
+    for (const [index, [kind, batch, classes]] of ([['sparse', 1, 1], ['sparse', 37, 3], ['sparse', 300, 10], ['onehot', 130, 7]] as const).entries()) {
+      const x = logits(batch * classes, 500 + 10 * index);
+      const ids = randomLabels(batch, classes, 501 + 10 * index);
+      const t = oneHot(ids, classes);
+      const labels = kind === 'sparse' ? ids : Float32Array.from(t);
+      const kernel = softmaxCrossEntropy({ batch, classes, labels: kind, scale: 0.5, metrics: true });
+      expect(kernel.dispatch).toEqual([1, 1, 1]);
+      const start = new Float32Array([1.5, 4, 9, 11, 12, 13, 14, 15]);
+      const [acc, loss, grad] = await runKernel(kernel, [x, labels], [{ size: 8, init: start }, { size: batch }, { size: batch * classes }]);
+      const expected = referenceCrossEntropy(x, t, batch, classes);
+      expectAllClose(loss, expected, { rtol: 1e-5, atol: 1e-6 });
+      expectAllClose(grad, numericGradient((v) => 0.5 * sum(referenceCrossEntropy(v, t, batch, classes)), x), { rtol: 1e-4, atol: 1e-6 });
+      let correct = 0;
+      for (let b = 0; b < batch; b++) {
+        let best = 0;
+        for (let j = 1; j < classes; j++) if (x[b * classes + j] > x[b * classes + best]) best = j;
+        correct += +(best === ids[b]);
+      }
+      expectAllClose(acc[0], 1.5 + sum(expected), { rtol: 1e-5, atol: 1e-5 });
+      expect(Array.from(acc.subarray(1))).toEqual([4 + correct, 9 + batch, 11, 12, 13, 14, 15]);
+    }
+    expect(() => softmaxCrossEntropy({ batch: 4, classes: 65, labels: 'sparse', metrics: true })).toThrow(/metrics are fused only for up to 64 classes and 2\^14 elements, got 4×65/);
+  });
+
   it('folds its grid under a small workgroup limit', async () => {
     const limits: KernelLimits = { ...defaultLimits, maxComputeWorkgroupsPerDimension: 4 };
     const [batch, classes] = [9, 70];

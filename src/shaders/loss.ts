@@ -3,7 +3,8 @@
 
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
 import { declareBindings, linearKernel, packUniforms, preamble, type StorageBuffer } from './preamble.js';
-import { checkCount, rowLayout } from './reduce.js';
+import { accumulatorWgsl, correctWgsl, metricsLanes } from './metrics.js';
+import { checkCount, maxColsPerInvocation, rowLayout } from './reduce.js';
 
 /**
  * A quiet NaN, for losses that must report bad input. WGSL rejects NaN in constant expressions,
@@ -27,7 +28,18 @@ export interface SoftmaxCrossEntropyParams {
   labels: 'sparse' | 'onehot';
   /** Multiplies the gradient (not the loss). Default 1/batch: the gradient of the batch mean. */
   scale?: number;
+  /**
+   * Also adds the batch to a metrics accumulator, as trainingMetrics does (loss sum, correct
+   * count, count): one workgroup strides over the rows, one invocation per row, so only for
+   * batches where that is cheap (see fusesMetrics). The accumulator is bound after the labels.
+   */
+  metrics?: boolean;
   limits?: KernelLimits;
+}
+
+/** Whether softmaxCrossEntropy can take a batch's metrics in the same dispatch: rows one invocation each, one workgroup. */
+export function fusesMetrics(batch: number, classes: number): boolean {
+  return classes <= maxColsPerInvocation && batch * classes <= 2 ** 14;
 }
 
 /**
@@ -39,14 +51,15 @@ export interface SoftmaxCrossEntropyParams {
  * softmax − onehot for labels that sum to 1. A sparse label outside [0, C) gives a NaN loss (so
  * training stops and reports it) and a zero gradient.
  */
-export function softmaxCrossEntropy({ batch, classes, labels, scale = 1 / batch, limits = defaultLimits }: SoftmaxCrossEntropyParams): Kernel {
+export function softmaxCrossEntropy({ batch, classes, labels, scale = 1 / batch, metrics = false, limits = defaultLimits }: SoftmaxCrossEntropyParams): Kernel {
   checkCount('softmaxCrossEntropy', 'batch', batch);
   checkCount('softmaxCrossEntropy', 'classes', classes);
   if (labels !== 'sparse' && labels !== 'onehot') {
     throw new Error(`softmaxCrossEntropy: labels must be 'sparse' or 'onehot', got '${labels}'`);
   }
+  if (metrics && !fusesMetrics(batch, classes)) throw new Error(`softmaxCrossEntropy: metrics are fused only for up to ${maxColsPerInvocation} classes and 2^14 elements, got ${batch}×${classes}`);
   const C = classes;
-  const layout = rowLayout(batch, C, limits);
+  const layout = rowLayout(metrics ? 1 : batch, C, limits);
   const params = packUniforms([['scale', 'f32', scale]]);
   const each = `for (var j = lane; j < ${C}u; j += ${layout.lanes}u)`;
   const sparse = labels === 'sparse';
@@ -58,9 +71,9 @@ export function softmaxCrossEntropy({ batch, classes, labels, scale = 1 / batch,
     let t = select(0.0, 1.0, valid && u32(label) == j);
     dlogits[base + j] = select(0.0, (exp(logits[base + j] - m) * inv - t) * p.scale, valid);
   }
-  if (lane == 0u) {
-    loss[row] = select(${nan}, (m - logits[base + select(0u, u32(label), valid)]) + log_sum, valid);
-  }`
+  let l = select(${nan}, (m - logits[base + select(0u, u32(label), valid)]) + log_sum, valid);
+  if (lane == 0u) { loss[row] = l; }
+  return l;`
     : /* wgsl */ `
   var t_sum = 0.0;
   var t_gap = 0.0;
@@ -74,20 +87,43 @@ export function softmaxCrossEntropy({ batch, classes, labels, scale = 1 / batch,
   ${each} {
     dlogits[base + j] = (exp(logits[base + j] - m) * inv * t_sum - labels[base + j]) * p.scale;
   }
-  if (lane == 0u) { loss[row] = t_gap + t_sum * log_sum; }`;
+  let l = t_gap + t_sum * log_sum;
+  if (lane == 0u) { loss[row] = l; }
+  return l;`;
   const { wgsl, bindings } = declareBindings([
     ['logits', 'read', 'f32'],
     ['labels', 'read', sparse ? 'i32' : 'f32'],
+    ...(metrics ? [['acc', 'write', 'f32'] as const] : []),
     ['loss', 'write', 'f32'],
     ['dlogits', 'write', 'f32'],
   ], true);
+  const lanes = metricsLanes(batch, limits);
+  // With metrics: one workgroup, each invocation taking rows lane, lane + lanes, ... whole.
+  const main = metrics
+    ? /* wgsl */ `${correctWgsl(labels, C, 0.5, 'logits')}
+${accumulatorWgsl(lanes)}
+
+@compute @workgroup_size(${lanes})
+fn main(@builtin(local_invocation_index) invocation: u32) {
+  var sums = vec2<f32>(0.0, 0.0);
+  for (var row = invocation; row < ${batch}u; row += ${lanes}u) {
+    sums += vec2<f32>(row_loss(row, 0u), select(0.0, 1.0, is_correct(row)));
+  }
+  accumulate(sums, invocation, ${batch}u);
+}`
+    : /* wgsl */ `${layout.main}
+  row_loss(row, lane);
+}`;
   const code = /* wgsl */ `${preamble}
 ${params.struct}
 ${wgsl}
 ${sparse ? nanBits : ''}
 ${layout.functions}
 
-${layout.main}
+${main}
+
+// Row \`row\`'s loss and gradient, its lanes sharing the row; returns the loss.
+fn row_loss(row: u32, lane: u32) -> f32 {
   let base = row * ${C}u;
   var m = -0x1.fffffep+127f; // the lowest finite f32
   ${each} { m = max(m, logits[base + j]); }
@@ -102,12 +138,12 @@ ${body}
 }
 `;
   return {
-    name: `softmax_cross_entropy_${labels}`,
+    name: `softmax_cross_entropy_${labels}${metrics ? '_metrics' : ''}`,
     code,
     bindings,
     uniforms: params.data,
-    workgroupSize: layout.workgroupSize,
-    dispatch: layout.dispatch,
+    workgroupSize: metrics ? [lanes, 1, 1] : layout.workgroupSize,
+    dispatch: metrics ? [1, 1, 1] : layout.dispatch,
   };
 }
 

@@ -9,7 +9,7 @@ import { runKernel } from '../../test/kernel-harness.js';
 import { activationReference, type Activation } from './activation.js';
 import { defaultLimits } from './kernel.js';
 import { denseGradients, matMul, type MatMulParams } from './matmul.js';
-import { dropoutForward } from './random.js';
+import { dropoutBackward, dropoutForward } from './random.js';
 import { packStepState } from './step-state.js';
 
 /** float64 reference of C = act(op(A)·op(B) + bias) for one batch entry. */
@@ -115,6 +115,30 @@ describe(`matMul (seed ${seed})`, () => {
         expect(Array.from(out).filter((v) => v === 0).length).toBeGreaterThan(0.3 * m * n);
       }
     }
+  });
+
+  it('takes the gradient through a fused relu and dropout exactly as the dropout kernel after it would', async () => {
+    const state = packStepState({ step: 3, seed: 0x85ebca6b, learningRate: 0, iteration: 1 });
+    const dropout = { rate: 0.4, seed: (seed + 17) % 2 ** 32 };
+    for (const [index, [m, n, k]] of [[9, 3, 10], [12, 8, 8]].entries()) {
+      for (const kernel of kernels) {
+        // y: a relu and dropout's output (zeros where either dropped it); the product: dz·Wᵀ.
+        const raw = randomUniform(m * n, seed + 950 + 10 * index);
+        const [y] = await runKernel(dropoutForward({ size: m * n, ...dropout }), [state, raw.map((v) => Math.max(v, 0))], [{ size: m * n }]);
+        const p: MatMulParams = { m, n, k, transposeB: true, ...kernel };
+        const a = randomUniform(m * k, seed + 951 + 10 * index);
+        const b = randomUniform(n * k, seed + 952 + 10 * index);
+        const [dy] = await runKernel(matMul(p), [a, b], [{ size: m * n }]);
+        const [expected] = await runKernel(dropoutBackward({ size: m * n, ...dropout, activation: 'relu' }), [state, dy, y], [{ size: m * n }]);
+        const gated = matMul({ ...p, gate: { scale: 1 / (1 - dropout.rate) } });
+        expect(gated.name).toMatch(/_dropout_relu_grad$/);
+        const [out] = await runKernel(gated, [a, b, y], [{ size: m * n }]);
+        expectAllClose(out, expected, { rtol: 0, atol: 0 });
+        expect(Array.from(out).filter((v) => v === 0).length).toBeGreaterThan(0.5 * m * n);
+        expect(Array.from(out).filter((v) => v !== 0).length).toBeGreaterThan(0.1 * m * n);
+      }
+    }
+    expect(() => matMul({ m: 2, n: 2, k: 2, bias: true, gate: { scale: 2 } })).toThrow(/gated product takes no bias/);
   });
 
   it('computes a dense layer\'s weight and bias gradients in one dispatch', async () => {

@@ -30,6 +30,12 @@ export interface MatMulParams {
    * as dropoutForward draws it; the kernel then also binds the step state, before C.
    */
   dropout?: { rate: number; seed: number };
+  /**
+   * C is the gradient at the input of a Dense relu followed by a fused dropout, from the gradient
+   * at its dropped output y: op(A)·op(B)·scale (1 / (1 − rate)) where y > 0, else 0, exactly as
+   * dropoutBackward with the relu computes it. The kernel binds y before C. Linear, no bias.
+   */
+  gate?: { scale: number };
   /** Rows of C per workgroup, shared by its invocations. Default 8, or 16 on a subgroup. */
   tileRows?: number;
   /** Invocations per workgroup, each computing 4 adjacent columns. Default 32 (on a subgroup: its size). */
@@ -48,7 +54,8 @@ export interface MatMulParams {
 export const smallMatMulMacs = 2 ** 18;
 
 /**
- * C[batch, m, n] = dropout(activation(op(A)·op(B) + bias)). Bindings: a, b, (bias), (step state), c.
+ * C[batch, m, n] = dropout(activation(op(A)·op(B) + bias)), or gated (see `gate`).
+ * Bindings: a, b, (bias), (step state, or y with a gate), c.
  *
  * Each invocation owns `tileRows` rows × 4 adjacent columns of C, accumulated in registers; the
  * invocations of a workgroup share the rows. The contraction is unrolled by 4 so both operands
@@ -67,11 +74,12 @@ export const smallMatMulMacs = 2 ** 18;
 export function matMul(params: MatMulParams): Kernel {
   const {
     m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false,
-    bias = false, activation = 'linear', dropout, limits = defaultLimits,
+    bias = false, activation = 'linear', dropout, gate, limits = defaultLimits,
   } = params;
   for (const [name, v] of [['m', m], ['n', n], ['k', k], ['batch', batch]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`matMul: ${name} must be a positive integer, got ${v}`);
   }
+  if (gate && (bias || dropout || activation !== 'linear')) throw new Error('matMul: a gated product takes no bias, activation or dropout');
   const tiled = params.tileRows !== undefined || params.lanes !== undefined || params.subgroupSize !== undefined;
   if (!tiled && batch * m * n * k <= (params.smallMacs ?? smallMatMulMacs)) return smallMatMul(params);
   const S = params.subgroupSize ?? limits.subgroupSize ?? 0;
@@ -90,6 +98,7 @@ export function matMul(params: MatMulParams): Kernel {
   const aVec = aRowsVec || aColsVec;
   const bVec = bRowsVec || bColsVec;
   const cVec = n % 4 === 0; // rows of C are whole vec4s
+  const post = dropout ? 'dropped' : gate ? 'gated' : ''; // the epilogue after the activation
   const rows = Array.from({ length: R }, (_, r) => r);
   const taps = [0, 1, 2, 3];
 
@@ -144,7 +153,7 @@ export function matMul(params: MatMulParams): Kernel {
 
   const code = /* wgsl */ `${shared ? 'enable subgroups;\n' : ''}${preamble}
 ${activationFunctions(activation)}
-${dropout ? dropoutEpilogue('matMul', dropout) : ''}
+${epilogue(params)}
 const M = ${m}u;
 const N = ${n}u;
 const K = ${k}u;
@@ -155,7 +164,8 @@ const COL_TILES = ${colTiles}u;
 @group(0) @binding(1) var<storage, read> b: array<${bVec ? 'vec4<f32>' : 'f32'}>;
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 ${dropout ? `@group(0) @binding(${bias ? 3 : 2}) var<storage, read> state: array<u32>;` : ''}
-@group(0) @binding(${2 + (bias ? 1 : 0) + (dropout ? 1 : 0)}) var<storage, read_write> c: array<${cVec ? 'vec4<f32>' : 'f32'}>;
+${gate ? '@group(0) @binding(2) var<storage, read> gate: array<f32>;' : ''}
+@group(0) @binding(${2 + (bias ? 1 : 0) + (dropout || gate ? 1 : 0)}) var<storage, read_write> c: array<${cVec ? 'vec4<f32>' : 'f32'}>;
 
 var<private> a_base: u32;
 var<private> b_base: u32;
@@ -203,15 +213,15 @@ ${rows.map((r) => `  if (row0 + ${r}u < M) { store_row(c_base + (row0 + ${r}u) *
 
 // Columns col.. of a row of C (a whole vec4 when N is a multiple of 4), through the activation.
 fn store_row(base: u32, v: vec4<f32>) {
-${cVec ? `  ${dropout ? 'let y = activate4(v);\n  let i = base + col;\n  c[i / 4u] = vec4<f32>(dropped(y[0], i), dropped(y[1], i + 1u), dropped(y[2], i + 2u), dropped(y[3], i + 3u));' : 'c[(base + col) / 4u] = activate4(v);'}` : `  for (var j = 0u; j < 4u; j++) {
-    if (col + j < N) { c[base + col + j] = ${dropout ? 'dropped(activate(v[j]), base + col + j)' : 'activate(v[j])'}; }
+${cVec ? `  ${post ? `let y = activate4(v);\n  let i = base + col;\n  c[i / 4u] = vec4<f32>(${post}(y[0], i), ${post}(y[1], i + 1u), ${post}(y[2], i + 2u), ${post}(y[3], i + 3u));` : 'c[(base + col) / 4u] = activate4(v);'}` : `  for (var j = 0u; j < 4u; j++) {
+    if (col + j < N) { c[base + col + j] = ${post ? `${post}(activate(v[j]), base + col + j)` : 'activate(v[j])'}; }
   }`}
 }
 `;
   return {
-    name: `matmul${shared ? '_sg' : ''}${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}${dropout ? '_dropout' : ''}`,
+    name: `matmul${shared ? '_sg' : ''}${kernelSuffix(params)}`,
     code,
-    bindings: ['read', 'read', ...(bias ? ['read' as const] : []), ...(dropout ? ['read' as const] : []), 'write'],
+    bindings: ['read', 'read', ...(bias ? ['read' as const] : []), ...(dropout || gate ? ['read' as const] : []), 'write'],
     workgroupSize: [lanes, 1, 1],
     dispatch: foldWorkgroups(workgroups, limits),
   };
@@ -226,14 +236,18 @@ ${cVec ? `  ${dropout ? 'let y = activate4(v);\n  let i = base + col;\n  c[i / 4
  * the lanes, and 32 steps took 0.5 s to compile.
  */
 function smallMatMul(params: MatMulParams): Kernel {
-  const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, bias = false, activation = 'linear', dropout, limits = defaultLimits } = params;
+  const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, bias = false, activation = 'linear', dropout, gate, limits = defaultLimits } = params;
+  const post = dropout ? 'dropped' : gate ? 'gated' : '';
   return linearKernel({
-    name: `matmul${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}${dropout ? '_dropout' : ''}`,
+    name: `matmul${kernelSuffix(params)}`,
     count: batch * m * n,
     limits,
-    buffers: [['a', 'read', 'f32'], ['b', 'read', 'f32'], ...(bias ? [['bias', 'read', 'f32'] as const] : []), ...(dropout ? [['state', 'read', 'u32'] as const] : []), ['c', 'write', 'f32']],
+    buffers: [
+      ['a', 'read', 'f32'], ['b', 'read', 'f32'], ...(bias ? [['bias', 'read', 'f32'] as const] : []),
+      ...(dropout ? [['state', 'read', 'u32'] as const] : []), ...(gate ? [['gate', 'read', 'f32'] as const] : []), ['c', 'write', 'f32'],
+    ],
     fields: [['k', 'u32', k]],
-    functions: `${activationFunctions(activation)}\n${dropout ? dropoutEpilogue('matMul', dropout) : ''}`,
+    functions: `${activationFunctions(activation)}\n${epilogue(params)}`,
     body: /* wgsl */ `  let col = i % ${n}u;
   let row = i / ${n}u % ${m}u;
   let entry = i / ${m * n}u;
@@ -243,8 +257,25 @@ function smallMatMul(params: MatMulParams): Kernel {
   for (var kk = 0u; kk < p.k; kk++) {
     acc = fma(a[a_base + ${transposeA ? `kk * ${m}u + row` : `row * ${k}u + kk`}], b[b_base + ${transposeB ? `col * ${k}u + kk` : `kk * ${n}u + col`}], acc);
   }
-  c[i] = ${dropout ? 'dropped(' : ''}activate(acc${bias ? ' + bias[col]' : ''})${dropout ? ', i)' : ''};`,
+  c[i] = ${post ? `${post}(` : ''}activate(acc${bias ? ' + bias[col]' : ''})${post ? ', i)' : ''};`,
   });
+}
+
+/** The kernel name after `matmul`: its transposes, bias, activation and epilogue. */
+function kernelSuffix({ transposeA, transposeB, bias, activation = 'linear', dropout, gate }: MatMulParams): string {
+  const epilogueName = dropout ? '_dropout' : gate ? '_dropout_relu_grad' : '';
+  return `${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}${epilogueName}`;
+}
+
+/**
+ * WGSL for a product's epilogue, after its activation: `dropped(v, i)` for a fused dropout, or
+ * `gated(v, i)` for a gate: v·scale where the gate's element i is positive, else 0.
+ */
+function epilogue({ dropout, gate }: MatMulParams): string {
+  if (dropout) return dropoutEpilogue('matMul', dropout);
+  if (!gate) return '';
+  if (!(Number.isFinite(gate.scale) && gate.scale > 0)) throw new Error(`matMul: the gate's scale must be a positive number, got ${gate.scale}`);
+  return `fn gated(v: f32, i: u32) -> f32 { return select(0.0, v * f32(${Math.fround(gate.scale)}), gate[i] > 0.0); }`;
 }
 
 export interface DenseGradientsParams {

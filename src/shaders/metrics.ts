@@ -44,9 +44,38 @@ export function trainingMetrics({ batch, classes, labels, threshold = 0.5, limit
     throw new Error(`trainingMetrics: binary labels need predictions of 1 class per example, got classes ${classes}`);
   }
   if (!Number.isFinite(threshold)) throw new Error(`trainingMetrics: threshold must be a finite number, got ${threshold}`);
+  const lanes = metricsLanes(batch, limits);
+  const code = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> predictions: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<${labels === 'sparse' ? 'i32' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> loss: array<f32>;
+@group(0) @binding(3) var<storage, read_write> acc: array<f32>;
+${correctWgsl(labels, classes, threshold, 'predictions')}
+${accumulatorWgsl(lanes)}
+
+@compute @workgroup_size(${lanes})
+fn main(@builtin(local_invocation_index) lane: u32) {
+  var sums = vec2<f32>(0.0, 0.0);
+  for (var b = lane; b < ${batch}u; b += ${lanes}u) {
+    sums += vec2<f32>(loss[b], select(0.0, 1.0, is_correct(b)));
+  }
+  accumulate(sums, lane, ${batch}u);
+}
+`;
+  return { name: `training_metrics_${labels}`, code, bindings: ['read', 'read', 'read', 'write'], workgroupSize: [lanes, 1, 1], dispatch: [1, 1, 1] };
+}
+
+/** The lanes of a one-workgroup metrics pass: a power of two, no wider than the batch needs. */
+export function metricsLanes(batch: number, limits: KernelLimits): number {
+  return Math.min(2 ** Math.floor(Math.log2(linearWorkgroupSize(limits))), 2 ** Math.ceil(Math.log2(batch)));
+}
+
+/**
+ * WGSL `fn is_correct(b: u32) -> bool`: whether example b's prediction (in the buffer named
+ * `predictions`, [B, C]) matches its label (the buffer `labels`), as trainingMetrics counts it.
+ */
+export function correctWgsl(labels: TrainingMetricsParams['labels'], classes: number, threshold: number, predictions: string): string {
   const C = classes;
-  // A power of two for the tree, no wider than the batch needs.
-  const lanes = Math.min(2 ** Math.floor(Math.log2(linearWorkgroupSize(limits))), 2 ** Math.ceil(Math.log2(batch)));
   const argmax = (buffer: string) => /* wgsl */ `
 fn argmax_${buffer}(base: u32) -> u32 {
   var best = ${buffer}[base];
@@ -61,36 +90,33 @@ fn argmax_${buffer}(base: u32) -> u32 {
   }
   return index;
 }`;
-  const correct = {
-    sparse: /* wgsl */ `${argmax('predictions')}
+  return {
+    sparse: /* wgsl */ `${argmax(predictions)}
 fn is_correct(b: u32) -> bool {
   let label = labels[b];
-  return label >= 0 && u32(label) == argmax_predictions(b * ${C}u);
+  return label >= 0 && u32(label) == argmax_${predictions}(b * ${C}u);
 }`,
-    onehot: /* wgsl */ `${argmax('predictions')}
+    onehot: /* wgsl */ `${argmax(predictions)}
 ${argmax('labels')}
 fn is_correct(b: u32) -> bool {
-  return argmax_labels(b * ${C}u) == argmax_predictions(b * ${C}u);
+  return argmax_labels(b * ${C}u) == argmax_${predictions}(b * ${C}u);
 }`,
     binary: /* wgsl */ `
 fn is_correct(b: u32) -> bool {
-  return select(0.0, 1.0, predictions[b] > f32(${threshold})) == labels[b];
+  return select(0.0, 1.0, ${predictions}[b] > f32(${threshold})) == labels[b];
 }`,
   }[labels];
-  const code = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> predictions: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<${labels === 'sparse' ? 'i32' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> loss: array<f32>;
-@group(0) @binding(3) var<storage, read_write> acc: array<f32>;
-var<workgroup> partial: array<vec2<f32>, ${lanes}>;
-${correct}
+}
 
-@compute @workgroup_size(${lanes})
-fn main(@builtin(local_invocation_index) lane: u32) {
-  var sums = vec2<f32>(0.0, 0.0);
-  for (var b = lane; b < ${batch}u; b += ${lanes}u) {
-    sums += vec2<f32>(loss[b], select(0.0, 1.0, is_correct(b)));
-  }
+/**
+ * WGSL `fn accumulate(sums: vec2<f32>, lane: u32, batch: u32)`: adds the (loss, correct) sums of
+ * the workgroup's `lanes` lanes to acc[0] and acc[1] with a tree, and batch to acc[2]. Every lane
+ * calls it, from uniform control flow. The kernel binds the accumulator as `acc`.
+ */
+export function accumulatorWgsl(lanes: number): string {
+  return /* wgsl */ `
+var<workgroup> partial: array<vec2<f32>, ${lanes}>;
+fn accumulate(sums: vec2<f32>, lane: u32, batch: u32) {
   partial[lane] = sums;
   workgroupBarrier();
   for (var s = ${lanes >> 1}u; s > 0u; s >>= 1u) {
@@ -100,9 +126,7 @@ fn main(@builtin(local_invocation_index) lane: u32) {
   if (lane == 0u) {
     acc[0] += partial[0].x;
     acc[1] += partial[0].y;
-    acc[2] += f32(${batch}u);
+    acc[2] += f32(batch);
   }
-}
-`;
-  return { name: `training_metrics_${labels}`, code, bindings: ['read', 'read', 'read', 'write'], workgroupSize: [lanes, 1, 1], dispatch: [1, 1, 1] };
+}`;
 }

@@ -22,7 +22,7 @@ function nextPow2(n: number): number {
 }
 
 /** Rows up to this long are handled by one invocation each; longer ones by a whole workgroup. */
-const maxColsPerInvocation = 64;
+export const maxColsPerInvocation = 64;
 
 /**
  * How a kernel that works row by row over [rows, cols] is laid out, shared by softmax, the
