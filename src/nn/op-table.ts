@@ -56,11 +56,9 @@ export interface OpAttrs {
   /** Inputs a, b and, optionally, bias; y = activation(op(a)·op(b) + bias). */
   /**
    * With `dropout`, the step state is the last input and inverted dropout follows the activation
-   * in the same kernel (a Dense relu followed by Dropout, fused when traced).
-   */
-  /**
-   * With `dropout`, the step state is the last input; with `gate` (a backward product only), the
-   * dropped output of a Dense relu and dropout, through which the product's gradient is taken.
+   * in the same kernel (a Dense relu followed by Dropout, fused when traced). With `gate` (a
+   * backward product only), the last input is that layer's dropped output, through which the
+   * product's gradient is taken.
    */
   matMul: { transposeA: boolean; transposeB: boolean; activation: Activation; dropout?: OpAttrs['dropout']; gate?: { scale: number } };
   /** dy [..., C] → Σ over all but the last axis [C]. */

@@ -44,7 +44,7 @@ export function fusesMetrics(batch: number, classes: number): boolean {
 
 /**
  * Softmax followed by cross-entropy, from logits, in one pass that also writes the gradient.
- * Bindings: logits [B, C], labels, loss [B], dlogits [B, C], params.
+ * Bindings: logits [B, C], labels, (with metrics: the accumulator [8]), loss [B], dlogits [B, C], params.
  *
  * loss = −Σ_j t_j·log softmax(x)_j = Σ_j t_j·(m − x_j) + (Σ_j t_j)·log Σ_k exp(x_k − m), with m
  * the row max: every term is ≥ 0 and no exp overflows. dloss/dx = softmax(x)·Σt − t, which is

@@ -98,7 +98,7 @@ export function matMul(params: MatMulParams): Kernel {
   const aVec = aRowsVec || aColsVec;
   const bVec = bRowsVec || bColsVec;
   const cVec = n % 4 === 0; // rows of C are whole vec4s
-  const post = dropout ? 'dropped' : gate ? 'gated' : ''; // the epilogue after the activation
+  const { functions: epilogueWgsl, post } = epilogue(params);
   const rows = Array.from({ length: R }, (_, r) => r);
   const taps = [0, 1, 2, 3];
 
@@ -153,7 +153,7 @@ export function matMul(params: MatMulParams): Kernel {
 
   const code = /* wgsl */ `${shared ? 'enable subgroups;\n' : ''}${preamble}
 ${activationFunctions(activation)}
-${epilogue(params)}
+${epilogueWgsl}
 const M = ${m}u;
 const N = ${n}u;
 const K = ${k}u;
@@ -237,7 +237,7 @@ ${cVec ? `  ${post ? `let y = activate4(v);\n  let i = base + col;\n  c[i / 4u] 
  */
 function smallMatMul(params: MatMulParams): Kernel {
   const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, bias = false, activation = 'linear', dropout, gate, limits = defaultLimits } = params;
-  const post = dropout ? 'dropped' : gate ? 'gated' : '';
+  const { functions: epilogueWgsl, post } = epilogue(params);
   return linearKernel({
     name: `matmul${kernelSuffix(params)}`,
     count: batch * m * n,
@@ -247,7 +247,7 @@ function smallMatMul(params: MatMulParams): Kernel {
       ...(dropout ? [['state', 'read', 'u32'] as const] : []), ...(gate ? [['gate', 'read', 'f32'] as const] : []), ['c', 'write', 'f32'],
     ],
     fields: [['k', 'u32', k]],
-    functions: `${activationFunctions(activation)}\n${epilogue(params)}`,
+    functions: `${activationFunctions(activation)}\n${epilogueWgsl}`,
     body: /* wgsl */ `  let col = i % ${n}u;
   let row = i / ${n}u % ${m}u;
   let entry = i / ${m * n}u;
@@ -268,14 +268,15 @@ function kernelSuffix({ transposeA, transposeB, bias, activation = 'linear', dro
 }
 
 /**
- * WGSL for a product's epilogue, after its activation: `dropped(v, i)` for a fused dropout, or
- * `gated(v, i)` for a gate: v·scale where the gate's element i is positive, else 0.
+ * A product's epilogue after its activation: the WGSL function `post(v, i)` that element i of C
+ * goes through ('' for none): `dropped` for a fused dropout, or `gated` for a gate (v·scale
+ * where the gate's element i is positive, else 0).
  */
-function epilogue({ dropout, gate }: MatMulParams): string {
-  if (dropout) return dropoutEpilogue('matMul', dropout);
-  if (!gate) return '';
+function epilogue({ dropout, gate }: MatMulParams): { functions: string; post: '' | 'dropped' | 'gated' } {
+  if (dropout) return { functions: dropoutEpilogue('matMul', dropout), post: 'dropped' };
+  if (!gate) return { functions: '', post: '' };
   if (!(Number.isFinite(gate.scale) && gate.scale > 0)) throw new Error(`matMul: the gate's scale must be a positive number, got ${gate.scale}`);
-  return `fn gated(v: f32, i: u32) -> f32 { return select(0.0, v * f32(${Math.fround(gate.scale)}), gate[i] > 0.0); }`;
+  return { functions: `fn gated(v: f32, i: u32) -> f32 { return select(0.0, v * f32(${Math.fround(gate.scale)}), gate[i] > 0.0); }`, post: 'gated' };
 }
 
 export interface DenseGradientsParams {
