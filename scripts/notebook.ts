@@ -14,8 +14,9 @@
 // --decay X (the rate's factor per epoch), --shift N (pixels; 0: none), --validation N (hold out
 // the last N training digits instead of using the test set), --fashion (Fashion-MNIST from
 // Debian's dataset-fashion-mnist), --save DIR (the trained CNN, TF.js Layers format), --quiet,
-// --quick (a smoke run of about a minute: 480 training and 320 test digits, one epoch each; the
-// flags above still apply).
+// --f16 (the CNN's forward products read half-precision copies of its weights: compile's
+// forwardWeights 'float16'; needs an adapter with 'shader-f16'), --quick (a smoke run of about a
+// minute: 480 training and 320 test digits, one epoch each; the flags above still apply).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -37,7 +38,7 @@ function real(name: string, fallback: number, ok: (v: number) => boolean, expect
   if (!ok(v)) throw new Error(`${name} expects ${expected}, got ${argv[argv.indexOf(name) + 1]}`);
   return v;
 }
-const known = ['--train', '--test', '--epochs', '--aug-epochs', '--fashion', '--save', '--quiet', '--samples', '--quick', '--validation', '--lr', '--decay', '--batch', '--shift'];
+const known = ['--train', '--test', '--epochs', '--aug-epochs', '--fashion', '--save', '--quiet', '--samples', '--quick', '--validation', '--lr', '--decay', '--batch', '--shift', '--f16'];
 for (const a of argv) if (a.startsWith('--') && !known.includes(a)) throw new Error(`unknown flag ${a}; known: ${known.join(' ')}`);
 const quick = flag('--quick');
 const options = {
@@ -53,6 +54,7 @@ const options = {
   lr: real('--lr', 0.002, (v) => v > 0 && Number.isFinite(v), 'a positive number'),
   batch: number('--batch', 80),
   shift: real('--shift', 2, (v) => Number.isInteger(v) && v >= 0 && v < 14, 'a whole number of pixels from 0 to 13'),
+  forwardWeights: flag('--f16') ? ('float16' as const) : ('float32' as const),
   decay: real('--decay', 0.8, (v) => v > 0 && v <= 1, 'a factor in (0, 1]'),
 } as const;
 
@@ -258,9 +260,10 @@ async function main(): Promise<void> {
     model.summary();
     console.log(
       `${options.epochs} epochs, then ${options.augEpochs} with the inverted copies; batch ${options.batch}; Adam at ${options.lr}, ` +
-        `times ${options.decay} each epoch; each epoch the training digits moved by up to ${options.shift} pixels; seed ${seed}`,
+        `times ${options.decay} each epoch; each epoch the training digits moved by up to ${options.shift} pixels; seed ${seed}` +
+        (options.forwardWeights === 'float16' ? '; forward weights in float16' : ''),
     );
-    model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], forwardWeights: options.forwardWeights });
     const test = pipeline([testImages], testLabels);
     await train((x) => [x], options.epochs, test);
     const [, acc] = (await model.evaluate(test)) as sf.Tensor[];

@@ -225,6 +225,48 @@ describe('fit, evaluate, predict', () => {
   });
 });
 
+describe("forwardWeights: 'float16'", () => {
+  test('the forward products read half copies of the weights; predictions and training stay within half rounding of float32', async () => {
+    const model = sf.sequential({
+      layers: [
+        sf.layers.conv2d({ inputShape: [8, 8, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        sf.layers.maxPooling2d({ poolSize: 2 }),
+        sf.layers.flatten(),
+        sf.layers.dense({ units: 12, activation: 'relu' }),
+        sf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    const n = 24;
+    const seed = freshSeed();
+    const x = sf.tensor(randomUniform(n * 64, seed, 0, 1), [n, 8, 8, 1]);
+    const y = sf.tensor(Int32Array.from({ length: n }, (_, i) => i % 3), [n], 'int32');
+    model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const full = model.predict(x) as sf.Tensor;
+    const expected = await full.data();
+    expect(() => model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', forwardWeights: 'half' as 'float16' })).toThrow(
+      "forwardWeights must be 'float32' or 'float16', got \"half\"",
+    );
+    model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', forwardWeights: 'float16' });
+    const half = model.predict(x) as sf.Tensor;
+    const got = await half.data();
+    // Each weight moves by at most 2^-11 of itself; the softmax outputs by far less than 1e-2.
+    expectAllClose(got, expected, { rtol: 0, atol: 1e-2 });
+    expect(got.some((v, i) => v !== expected[i])).toBe(true);
+    const profile = await model.profile(x, y);
+    const kernels = profile.rows.map((r) => r.kernel);
+    expect(profile.rows.find((r) => r.kernel === 'to_half')?.dispatches).toBe(3);
+    expect(kernels.some((k) => /^conv2d_hf_bias_relu$/.test(k))).toBe(true);
+    expect(kernels.some((k) => /^matmul(_sg)?_hb_bias(_relu)?$/.test(k))).toBe(true);
+    // The backward products read the float32 weights.
+    expect(kernels.filter((k) => k.includes('backward') || k.includes('_tb')).some((k) => /_h[bf]/.test(k))).toBe(false);
+    const history = await model.fit(x, y, { epochs: 3, batchSize: 8, verbose: 0 });
+    expect(history.history.loss.every((l) => Number.isFinite(l))).toBe(true);
+    expect(model.layers.flatMap((l) => l.weights).every((w) => w.tensor.dtype === 'float32')).toBe(true);
+    for (const t of [x, y, full, half]) t.dispose();
+    model.dispose();
+  });
+});
+
 describe('step state', () => {
   test('no shader or pipeline is built after the first step; a new learning rate is one write', async () => {
     const { x, y } = blobs(64, freshSeed());

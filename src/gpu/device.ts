@@ -27,8 +27,8 @@ const raisedLimits = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-/** Optional features used where present: GPU timestamps for profiling, subgroup operations for loads shared across lanes. */
-const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName];
+/** Optional features used where present: GPU timestamps for profiling, subgroup operations for loads shared across lanes, half-precision weight reads (compile's forwardWeights). */
+const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName, 'shader-f16'];
 
 export const driverHelp =
   'In Node, shaderflow runs on Dawn (the `webgpu` package), which needs a Vulkan, Metal or D3D12 driver. ' +

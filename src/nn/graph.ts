@@ -121,7 +121,7 @@ export function apply<K extends OpKind>(kind: K, inputs: readonly Tensor[], attr
   const rt = outputs[0]?.runtime ?? runtime();
   if (def.alias) {
     const [from, to] = [inputs[0], outputs[0]];
-    if (to.size) rt.copy(from.buffer, 0, to.buffer, 0, to.size * 4, kind);
+    if (to.size) rt.copy(from.buffer, 0, to.buffer, 0, to.byteLength, kind);
     return outputs;
   }
   // Outputs with no elements have nothing to compute (softmax of an empty batch is empty, as TF.js).
@@ -211,14 +211,14 @@ export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: Kern
   const wanted = new Set(outputs);
   const add = (buffer: ProgramBuffer): number => buffers.push(buffer) - 1;
   const placeholders = new Set(trace.placeholders);
-  for (const p of trace.placeholders) index.set(p, add({ bytes: p.size * 4, label: `input ${p.describe()}`, role: 'input' }));
+  for (const p of trace.placeholders) index.set(p, add({ bytes: p.byteLength, label: `input ${p.describe()}`, role: 'input' }));
   const bufferOf = (t: Tensor, where: string): number => {
     const known = index.get(t);
     if (known !== undefined) return known;
     if (t.isSymbolic) {
       throw new Error(`${trace.name}: ${where} uses ${t.describe()}, which no recorded op produced${placeholders.size ? '' : ' and which is not an input'}`);
     }
-    const k = add({ bytes: t.size * 4, label: t.describe(), role: 'external', external: t.buffer });
+    const k = add({ bytes: t.byteLength, label: t.describe(), role: 'external', external: t.buffer });
     index.set(t, k);
     return k;
   };
@@ -226,12 +226,12 @@ export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: Kern
     const def = opTable[node.kind] as unknown as OpDef<unknown>;
     const inputs = node.inputs.map((t) => bufferOf(t, node.kind));
     if (def.alias) {
-      index.set(node.outputs[0], add({ bytes: node.outputs[0].size * 4, label: `${node.kind} ${node.outputs[0].describe()}`, role: 'temp', aliasOf: inputs[0] }));
+      index.set(node.outputs[0], add({ bytes: node.outputs[0].byteLength, label: `${node.kind} ${node.outputs[0].describe()}`, role: 'temp', aliasOf: inputs[0] }));
       continue;
     }
     for (const t of node.outputs) {
       const own = wanted.has(t) && !index.has(t);
-      index.set(t, add({ bytes: t.size * 4, label: `${node.kind} ${t.describe()}`, role: own ? 'output' : 'temp' }));
+      index.set(t, add({ bytes: t.byteLength, label: `${node.kind} ${t.describe()}`, role: own ? 'output' : 'temp' }));
     }
     if (node.outputs.length > 0 && node.outputs.every((t) => t.size === 0)) continue; // nothing to compute
     const scratch = new Map<Scratch, number>();
@@ -252,8 +252,8 @@ export function toProgram(trace: Trace, outputs: readonly Tensor[], limits: Kern
       result.set(t, k);
       continue;
     }
-    const copy = add({ bytes: t.size * 4, label: `output ${t.describe()}`, role: 'output' });
-    steps.push({ copy: [k, copy], bytes: t.size * 4 });
+    const copy = add({ bytes: t.byteLength, label: `output ${t.describe()}`, role: 'output' });
+    steps.push({ copy: [k, copy], bytes: t.byteLength });
     result.set(t, copy);
   }
   // `index` keeps each tensor's own buffer (an input's is where runs write it), so an output

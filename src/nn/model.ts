@@ -9,7 +9,7 @@ import { gradients } from './autodiff.js';
 import { activeTrace } from './graph.js';
 import { lossPerExample } from './losses.js';
 import { Layer, type LayerActivation } from './layers/index.js';
-import { accumulateMetrics, mean, recordNonFinite, reshape } from './ops.js';
+import { accumulateMetrics, mean, recordNonFinite, reshape, toHalf } from './ops.js';
 import { Optimizer, optimizerFrom } from './optimizers.js';
 import { type IOHandler, saveModel } from './io/save.js';
 import { CompiledStep } from './step.js';
@@ -25,6 +25,13 @@ export interface CompileArgs {
   optimizer?: Optimizer | string;
   loss: string;
   metrics?: string[];
+  /**
+   * 'float16': the forward products (Dense, Conv2D) read half-precision copies of their weights,
+   * made at the start of each step, and accumulate in float32; the weights, their gradients,
+   * the optimizer and the backward products stay float32. Needs an adapter with 'shader-f16'.
+   * Default 'float32'.
+   */
+  forwardWeights?: 'float32' | 'float16';
 }
 
 const fmt = (shape: readonly (number | null)[]): string => `[${shape.map((d) => d ?? 'None').join(', ')}]`;
@@ -36,6 +43,8 @@ export class Sequential implements TrainableModel {
   readonly name: string;
   optimizer: Optimizer | null = null;
   private compiled: CompiledLoss | null = null;
+  /** What the forward products read the weights as (compile's forwardWeights). */
+  private forwardWeights: 'float32' | 'float16' = 'float32';
   private stepsRun = 0;
   /** Set by a callback (early stopping) to end fit after the current epoch. */
   stopTraining = false;
@@ -171,10 +180,16 @@ export class Sequential implements TrainableModel {
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
-  compile({ optimizer = 'rmsprop', loss, metrics = [] }: CompileArgs): void {
+  compile({ optimizer = 'rmsprop', loss, metrics = [], forwardWeights = 'float32' }: CompileArgs): void {
     const where = `model '${this.name}'.compile`;
     this.checkUsable(where);
     if (this.fitting) throw new Error(`${where}: fit is running; compile after it ends (await model.fit(...))`);
+    if (forwardWeights !== 'float32' && forwardWeights !== 'float16') throw new Error(`${where}: forwardWeights must be 'float32' or 'float16', got ${JSON.stringify(forwardWeights)}`);
+    const info = runtime().info;
+    if (forwardWeights === 'float16' && !info.features.includes('shader-f16')) {
+      throw new Error(`${where}: forwardWeights 'float16' needs an adapter with the 'shader-f16' feature; ${info.description || info.device || 'this adapter'} has ${info.features.join(', ') || 'no optional features'}`);
+    }
+    this.forwardWeights = forwardWeights;
     this.optimizer?.dispose();
     this.optimizer = optimizerFrom(optimizer, where);
     this.optimizer.state.set({ step: this.stepsRun });
@@ -202,7 +217,8 @@ export class Sequential implements TrainableModel {
   apply(x: Tensor, { training = false, logits = false } = {}): Tensor {
     let y = x;
     const state = training ? this.optimizer?.state.tensor : undefined;
-    for (const layer of this.layers) y = layer.call(y, { training, logits, state });
+    const weight = this.forwardWeights === 'float16' ? toHalf : undefined;
+    for (const layer of this.layers) y = layer.call(y, { training, logits, state, weight });
     return y;
   }
 

@@ -8,6 +8,7 @@ import * as activation from '../shaders/activation.js';
 import * as conv from '../shaders/conv2d/index.js';
 import * as elementwise from '../shaders/elementwise.js';
 import type { Kernel, KernelLimits } from '../shaders/kernel.js';
+import { toHalf } from '../shaders/half.js';
 import { denseGradients, matMul as matMulKernel, type MatMulParams, smallMatMulMacs } from '../shaders/matmul.js';
 import { tunable } from '../shaders/variants.js';
 import * as pool from '../shaders/pool2d.js';
@@ -63,6 +64,8 @@ export interface OpAttrs {
   matMul: { transposeA: boolean; transposeB: boolean; activation: Activation; dropout?: OpAttrs['dropout']; gate?: { scale: number } };
   /** dy [..., C] → Σ over all but the last axis [C]. */
   biasGrad: object;
+  /** x float32 → the same values rounded to float16, read by a forward product; its gradient passes straight to x. */
+  toHalf: object;
   /** Inputs x [rows, inputs], dz [rows, units]; outputs a dense layer's dW = xᵀ·dz and db = Σ_rows dz. */
   denseGrads: object;
   /** Inputs x (NHWC), filter (HWIO) and, optionally, bias. */
@@ -171,6 +174,17 @@ function biasGradDispatches(dy: Tensor, db: Tensor, limits: KernelLimits): Dispa
 /** dy of a fused op's bias: Σ dz over all but the channel axis. */
 function biasGradient(dz: Tensor, bias: Tensor | undefined): Tensor | null {
   return bias ? ops.biasGrad(dz) : null;
+}
+
+/**
+ * The float32 weights a half copy was made from (the input of its toHalf node), else `t`: the
+ * backward products read the full-precision weights; only the forward reads the halves.
+ */
+function master(t: Tensor): Tensor {
+  if (t.dtype !== 'float16') return t;
+  const node = producerOf(t);
+  if (node?.kind !== 'toHalf') throw new Error(`${t.describe()}: a float16 operand must come from toHalf in the same trace`);
+  return node.inputs[0];
 }
 
 /** A matmul's dispatch: the variant the adapter chose for this shape, or the built-in one. */
@@ -292,6 +306,7 @@ export const opTable = {
     outputs: (inputs, attrs) => {
       const { a, b, bias, gate } = matMulInputs(inputs, attrs);
       if (a.rank !== 2 || b.rank !== 2) throw new Error(`matMul: expected two rank-2 tensors, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`);
+      if (a.dtype !== 'float32' || b.dtype === 'int32') throw new Error(`matMul: expected float32 a and float32 or float16 b, got ${a.describe()} and ${b.describe()}`);
       const { m, n, k, k2 } = matMulGeometry(a.shape, b.shape, attrs);
       if (k !== k2) {
         throw new Error(`matMul: inner dimensions must agree: ${fmt(a.shape)}${attrs.transposeA ? 'ᵀ' : ''} · ${fmt(b.shape)}${attrs.transposeB ? 'ᵀ' : ''} has ${k} and ${k2}`);
@@ -303,11 +318,15 @@ export const opTable = {
     lower: ({ inputs, outputs: [y], attrs }, limits) => {
       const { a, b, bias } = matMulInputs(inputs, attrs);
       const { m, n, k } = matMulGeometry(a.shape, b.shape, attrs);
-      const shape = { m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation, ...(attrs.dropout ? { dropout: attrs.dropout } : {}), ...(attrs.gate ? { gate: attrs.gate } : {}) };
+      const shape = {
+        m, n, k, transposeA: attrs.transposeA, transposeB: attrs.transposeB, bias: !!bias, activation: attrs.activation,
+        ...(attrs.dropout ? { dropout: attrs.dropout } : {}), ...(attrs.gate ? { gate: attrs.gate } : {}), ...(b.dtype === 'float16' ? { halfB: true } : {}),
+      };
       return [matMulDispatch(shape, [...inputs, y], limits)];
     },
     grad: ([dy], { inputs, outputs: [y], attrs }) => {
-      const { a, b, bias, state } = matMulInputs(inputs, attrs);
+      const { a, bias, state } = matMulInputs(inputs, attrs);
+      const b = master(matMulInputs(inputs, attrs).b);
       const { transposeA: tA, transposeB: tB, activation: act, dropout } = attrs;
       const none = inputs.map(() => null);
       if (!dy) return none;
@@ -322,6 +341,14 @@ export const opTable = {
         : [da, tB ? ops.matMul(dz, a, true, tA) : ops.matMul(a, dz, !tA, false), biasGradient(dz, bias)];
       return inputs.map((_, k) => grads[k] ?? null);
     },
+  },
+  toHalf: {
+    outputs: ([x]) => {
+      if (x.dtype !== 'float32') throw new Error(`toHalf: expected float32 values, got ${x.describe()}`);
+      return [{ shape: x.shape, dtype: 'float16' }];
+    },
+    lower: ({ inputs: [x], outputs: [y] }, limits) => (x.size ? one(toHalf({ size: x.size, limits }), [x, y]) : []),
+    grad: ([dy]) => [dy],
   },
   biasGrad: {
     outputs: ([dy]) => [f32([dy.shape[dy.rank - 1]])],
@@ -351,7 +378,7 @@ export const opTable = {
       return [f32(conv.conv2dOutputShape(convShape(x.shape, filter.shape, attrs)))];
     },
     lower: ({ inputs: [x, filter, bias], outputs: [y], attrs }, limits) => {
-      const shape = { ...convShape(x.shape, filter.shape, attrs), bias: !!bias, activation: attrs.activation };
+      const shape = { ...convShape(x.shape, filter.shape, attrs), bias: !!bias, activation: attrs.activation, ...(filter.dtype === 'float16' ? { halfFilter: true } : {}) };
       const { kernel, tuning } = tunable('conv2d_forward', shape, limits, (variant, l) => conv.conv2dForward({ ...shape, tileRows: variant.tileRows, limits: l }));
       return [{ kernel, tuning, args: bias ? [x, filter, bias, y] : [x, filter, y] }];
     },
@@ -359,7 +386,7 @@ export const opTable = {
       if (!dy) return [null, null, null];
       const dz = throughActivation(dy, y, attrs.activation);
       const window = { strides: attrs.strides, padding: attrs.padding };
-      return [ops.conv2dBackpropInput(dz, filter, x.shape, window), ops.conv2dBackpropFilter(x, dz, filter.shape, window), biasGradient(dz, bias)];
+      return [ops.conv2dBackpropInput(dz, master(filter), x.shape, window), ops.conv2dBackpropFilter(x, dz, filter.shape, window), biasGradient(dz, bias)];
     },
   },
   conv2dBackpropInput: {
@@ -406,9 +433,12 @@ export const opTable = {
     grad: notDifferentiable('avgPoolGrad'),
   },
   sum: {
-    outputs: ([x], { axes }) => [{ shape: reduce.reducedShape('sum', x.shape, axes), dtype: x.dtype }],
+    outputs: ([x], { axes }) => {
+      if (x.dtype === 'float16') throw new Error(`sum: expected float32 or int32 values, got ${x.describe()}`);
+      return [{ shape: reduce.reducedShape('sum', x.shape, axes), dtype: x.dtype }];
+    },
     lower: ({ inputs: [x], outputs: [y], attrs }, limits) =>
-      x.size === 0 ? emptyReduction(y, 0, limits) : one(reduce.reduceSum({ shape: x.shape, axes: attrs.axes, dtype: x.dtype, limits }), [x, y]),
+      x.size === 0 ? emptyReduction(y, 0, limits) : one(reduce.reduceSum({ shape: x.shape, axes: attrs.axes, dtype: x.dtype as 'float32' | 'int32', limits }), [x, y]),
     grad: ([dy], { inputs: [x], attrs: { axes } }) => [dy ? spread(dy, x.shape, axes) : null],
   },
   mean: {

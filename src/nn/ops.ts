@@ -38,8 +38,20 @@ function describeValue(v: unknown): string {
   return typeof v;
 }
 
-function checkFloat(t: Tensor, op: string, name: string): void {
-  if (t.dtype !== 'float32') throw new Error(`sf.${op}: '${name}' must be float32, got ${t.describe()}`);
+/** Throws unless `t` is float32 (or, where `half`, a float16 weight copy from toHalf). */
+function checkFloat(t: Tensor, op: string, name: string, half = false): void {
+  if (t.dtype === 'float32' || (half && t.dtype === 'float16')) return;
+  throw new Error(`sf.${op}: '${name}' must be float32, got ${t.describe()}`);
+}
+
+/**
+ * @internal x rounded to half precision, two elements to a word, for the forward products of a
+ * step compiled with `forwardWeights: 'float16'`; the gradient passes straight through to x.
+ */
+export function toHalf(x: Tensor): Tensor {
+  check(x, 'toHalf', 'x');
+  checkFloat(x, 'toHalf', 'x');
+  return apply('toHalf', [x], {})[0];
 }
 
 /** Fills a new tensor of `shape` with `value`. */
@@ -189,7 +201,7 @@ export function fusedMatMul({ a, b, transposeA = false, transposeB = false, bias
   check(a, 'matMul', 'a');
   check(b, 'matMul', 'b');
   checkFloat(a, 'matMul', 'a');
-  checkFloat(b, 'matMul', 'b');
+  checkFloat(b, 'matMul', 'b', true);
   if (bias !== undefined) check(bias, 'matMul', 'bias');
   checkActivation(activation, 'matMul');
   if (a.rank === 2 && b.rank === 2 && a.shape[transposeA ? 0 : 1] === 0 && b.shape[transposeB ? 1 : 0] === 0) {
@@ -234,7 +246,7 @@ export function fusedConv2d({ x, filter, strides, pad, bias, activation = 'linea
   check(x, 'conv2d', 'x');
   check(filter, 'conv2d', 'filter');
   checkFloat(x, 'conv2d', 'x');
-  checkFloat(filter, 'conv2d', 'filter');
+  checkFloat(filter, 'conv2d', 'filter', true);
   if (bias !== undefined) check(bias, 'conv2d', 'bias');
   checkActivation(activation, 'conv2d');
   const attrs = { strides: pair(strides, 'conv2d', 'strides'), padding: padding(pad, 'conv2d'), activation };

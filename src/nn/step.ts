@@ -36,7 +36,7 @@ export class PlannedStep {
     values.forEach((v, k) => {
       const target = this.plan.buffer(this.inputs[k]);
       if (v instanceof Tensor) {
-        if (v.size) rt.copy(v.buffer, 0, target, 0, v.size * 4, 'input copy');
+        if (v.size) rt.copy(v.buffer, 0, target, 0, v.byteLength, 'input copy');
       } else {
         rt.write(target, v);
       }
@@ -64,7 +64,7 @@ export class PlannedStep {
   watch(t: Tensor): RingReader {
     const k = this.index.get(t);
     if (k === undefined) throw new Error(`${this.plan.label}: ${t.describe()} is not used by the step`);
-    return this.plan.watch(k, t.size * 4);
+    return this.plan.watch(k, t.byteLength);
   }
 
   /**

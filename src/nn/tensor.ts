@@ -4,7 +4,7 @@
 import { runtime } from '../gpu/device.js';
 import { storageUsage } from '../gpu/pool.js';
 import type { Runtime } from '../gpu/runtime.js';
-import type { DType } from '../shaders/kernel.js';
+import { byteSize, type DType } from '../shaders/kernel.js';
 
 export type { DType };
 export type TypedArray = Float32Array | Int32Array | Uint8Array | Uint8ClampedArray | Int8Array | Uint16Array | Int16Array | Uint32Array | Float64Array;
@@ -58,7 +58,12 @@ export class Tensor<D extends DType = DType> {
     this.trace = trace;
     if (trace) return;
     live.tensors++;
-    live.bytes += this.size * 4;
+    live.bytes += this.byteLength;
+  }
+
+  /** Bytes of GPU memory the elements take. */
+  get byteLength(): number {
+    return byteSize(this.size, this.dtype);
   }
 
   /** True for a tensor recorded by a trace (inside sf.grads or a compiled step), which has no values yet. */
@@ -86,7 +91,8 @@ export class Tensor<D extends DType = DType> {
 
   /** Reads the elements back, in row-major order; never blocks the JS thread. */
   async data(): Promise<DataFor<D>> {
-    const bytes = await this.runtime.read(this.buffer, this.size * 4);
+    const bytes = await this.runtime.read(this.buffer, this.byteLength);
+    if (this.dtype === 'float16') return Float32Array.from(new Uint16Array(bytes, 0, this.size), halfToFloat) as DataFor<D>;
     return (this.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes)) as DataFor<D>;
   }
 
@@ -120,7 +126,7 @@ export class Tensor<D extends DType = DType> {
     this.runtime.release(this.gpuBuffer);
     this.gpuBuffer = null;
     live.tensors--;
-    live.bytes -= this.size * 4;
+    live.bytes -= this.byteLength;
   }
 
   /** @internal Keeps the memory alive past a dispose() until release(). */
@@ -150,8 +156,17 @@ export class Tensor<D extends DType = DType> {
 export function emptyTensor<D extends DType>(shape: readonly number[], dtype: D, label = 'tensor'): Tensor<D> {
   checkShape(shape, label);
   const rt = runtime();
-  const buffer = rt.allocate(sizeOf(shape) * 4, label, storageUsage);
+  const buffer = rt.allocate(byteSize(sizeOf(shape), dtype), label, storageUsage);
   return new Tensor(rt, buffer, shape, dtype);
+}
+
+/** The value of IEEE binary16 bits. */
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (exponent ? 2 ** (exponent - 15) * (1 + fraction / 1024) : 2 ** -14 * (fraction / 1024));
 }
 
 function checkShape(shape: readonly number[], where: string): void {

@@ -74,9 +74,19 @@ export const defaultLimits: KernelLimits = {
   maxStorageBuffersPerShaderStage: 8,
 };
 
-export type DType = 'float32' | 'int32';
+/**
+ * Element types. 'float16' is internal: the half copies of weights that forward products read
+ * where a model is compiled with `forwardWeights: 'float16'`, two elements per 32-bit word.
+ */
+export type DType = 'float32' | 'int32' | 'float16';
 
-/** The WGSL scalar type that stores a dtype. */
+/** The WGSL scalar type that stores a dtype (float16 only in kernels that declare `enable f16`). */
 export function wgslType(dtype: DType): 'f32' | 'i32' {
+  if (dtype === 'float16') throw new Error('float16 tensors are read only by the forward products of a compiled step, not by elementwise kernels');
   return dtype === 'float32' ? 'f32' : 'i32';
+}
+
+/** Bytes a tensor of `size` elements of `dtype` takes: whole 32-bit words. */
+export function byteSize(size: number, dtype: DType): number {
+  return dtype === 'float16' ? Math.ceil(size / 2) * 4 : size * 4;
 }

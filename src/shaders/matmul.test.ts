@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ready, runtime } from '../gpu/device.js';
 import { expectAllClose, freshSeed, randomUniform } from '../../test/expect-all-close.js';
 import { dot, numericGradient } from '../../test/gradcheck.js';
+import { halves } from '../../test/half.js';
 import { runKernel } from '../../test/kernel-harness.js';
 import { activationReference, type Activation } from './activation.js';
 import { defaultLimits } from './kernel.js';
@@ -77,6 +78,23 @@ describe(`matMul (seed ${seed})`, () => {
     for (const kernel of kernels) {
       await check({ m: 5, n: 8, k: 6, batch: 3, ...kernel }, 200);
       await check({ m: 5, n: 7, k: 6, batch: 4, broadcastB: true, transposeA: true, ...kernel }, 210);
+    }
+  });
+
+  it('reads a half-precision B, widened as loaded and accumulated in float32', async () => {
+    // The reference multiplies by the halves' exact values, so only float32 rounding is left.
+    for (const [index, [m, n, k, transposeB]] of ([[7, 13, 5, false], [33, 8, 16, false], [19, 100, 130, false], [12, 9, 20, true], [5, 3, 1, false]] as const).entries()) {
+      for (const kernel of [...kernels, { smallMacs: 0, tileRows: 4 }]) {
+        const p: MatMulParams = { m, n, k, transposeB, bias: true, activation: 'relu', halfB: true, ...kernel };
+        const a = randomUniform(m * k, seed + 500 + 10 * index);
+        const b = halves(randomUniform(k * n, seed + 501 + 10 * index));
+        const bias = randomUniform(n, seed + 502 + 10 * index);
+        const kernelBuilt = matMul(p);
+        expect(kernelBuilt.name).toContain('_hb');
+        expect(kernelBuilt.code).toMatch(/^enable f16;|\nenable f16;/);
+        const [c] = await runKernel(kernelBuilt, [a, b.packed, bias], [{ size: m * n }]);
+        expectAllClose(c, reference(a, b.values, p, bias), { rtol: 1e-4, atol: 2e-6 * k });
+      }
     }
   });
 

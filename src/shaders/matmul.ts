@@ -36,6 +36,11 @@ export interface MatMulParams {
    * dropoutBackward with the relu computes it. The kernel binds y before C. Linear, no bias.
    */
   gate?: { scale: number };
+  /**
+   * B holds halves (array<f16>, two to a 32-bit word: src/shaders/half.ts), widened to f32 as it
+   * is loaded; the products and sums stay f32. Needs a device with 'shader-f16'.
+   */
+  halfB?: boolean;
   /** Rows of C per workgroup, shared by its invocations. Default 8, or 16 on a subgroup. */
   tileRows?: number;
   /** Invocations per workgroup, each computing 4 adjacent columns. Default 32 (on a subgroup: its size). */
@@ -74,7 +79,7 @@ export const smallMatMulMacs = 2 ** 18;
 export function matMul(params: MatMulParams): Kernel {
   const {
     m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false,
-    bias = false, activation = 'linear', dropout, gate, limits = defaultLimits,
+    bias = false, activation = 'linear', dropout, gate, halfB = false, limits = defaultLimits,
   } = params;
   for (const [name, v] of [['m', m], ['n', n], ['k', k], ['batch', batch]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`matMul: ${name} must be a positive integer, got ${v}`);
@@ -99,6 +104,8 @@ export function matMul(params: MatMulParams): Kernel {
   const bVec = bRowsVec || bColsVec;
   const cVec = n % 4 === 0; // rows of C are whole vec4s
   const { functions: epilogueWgsl, post } = epilogue(params);
+  const bType = halfB ? 'f16' : 'f32';
+  const widen = (load: string) => (halfB ? `vec4<f32>(${load})` : load);
   const rows = Array.from({ length: R }, (_, r) => r);
   const taps = [0, 1, 2, 3];
 
@@ -141,17 +148,17 @@ export function matMul(params: MatMulParams): Kernel {
   // b0..b3: op(B)[kk + t, col..col+3]; columns past N read column N − 1 and are never stored.
   let bBlock: string;
   if (bRowsVec) {
-    bBlock = taps.map((t) => `    let b${t} = b[(b_base + (kk + ${t}u) * N + col_v) / 4u];`).join('\n');
+    bBlock = taps.map((t) => `    let b${t} = ${widen(`b[(b_base + (kk + ${t}u) * N + col_v) / 4u]`)};`).join('\n');
   } else if (bColsVec) {
     bBlock = [
-      ...taps.map((j) => `    let c${j} = b[(b_base + min(col + ${j}u, N - 1u) * K + kk) / 4u];`),
+      ...taps.map((j) => `    let c${j} = ${widen(`b[(b_base + min(col + ${j}u, N - 1u) * K + kk) / 4u]`)};`),
       ...taps.map((t) => `    let b${t} = vec4<f32>(c0[${t}], c1[${t}], c2[${t}], c3[${t}]);`),
     ].join('\n');
   } else {
     bBlock = taps.map((t) => `    let b${t} = load_b(kk + ${t}u);`).join('\n');
   }
 
-  const code = /* wgsl */ `${shared ? 'enable subgroups;\n' : ''}${preamble}
+  const code = /* wgsl */ `${shared ? 'enable subgroups;\n' : ''}${halfB ? 'enable f16;\n' : ''}${preamble}
 ${activationFunctions(activation)}
 ${epilogueWgsl}
 const M = ${m}u;
@@ -161,7 +168,7 @@ const ROW_TILES = ${rowTiles}u;
 const COL_TILES = ${colTiles}u;
 
 @group(0) @binding(0) var<storage, read> a: array<${aVec || shared ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(1) var<storage, read> b: array<${bVec ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> b: array<${bVec ? `vec4<${bType}>` : bType}>;
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 ${dropout ? `@group(0) @binding(${bias ? 3 : 2}) var<storage, read> state: array<u32>;` : ''}
 ${gate ? '@group(0) @binding(2) var<storage, read> gate: array<f32>;' : ''}
@@ -172,7 +179,7 @@ var<private> b_base: u32;
 var<private> col: u32;
 
 fn a_at(i: u32) -> f32 { return a[${aVec || shared ? 'i / 4u][i % 4u' : 'i'}]; }
-fn b_at(i: u32) -> f32 { return b[${bVec ? 'i / 4u][i % 4u' : 'i'}]; }
+fn b_at(i: u32) -> f32 { return f32(b[${bVec ? 'i / 4u][i % 4u' : 'i'}]); }
 
 // Four adjacent columns of op(B) at contraction index kk (columns past N read column N − 1).
 fn load_b(kk: u32) -> vec4<f32> {
@@ -236,14 +243,14 @@ ${cVec ? `  ${post ? `let y = activate4(v);\n  let i = base + col;\n  c[i / 4u] 
  * the lanes, and 32 steps took 0.5 s to compile.
  */
 function smallMatMul(params: MatMulParams): Kernel {
-  const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, bias = false, activation = 'linear', dropout, gate, limits = defaultLimits } = params;
+  const { m, n, k, transposeA = false, transposeB = false, batch = 1, broadcastB = false, bias = false, activation = 'linear', dropout, gate, halfB = false, limits = defaultLimits } = params;
   const { functions: epilogueWgsl, post } = epilogue(params);
   return linearKernel({
     name: `matmul${kernelSuffix(params)}`,
     count: batch * m * n,
     limits,
     buffers: [
-      ['a', 'read', 'f32'], ['b', 'read', 'f32'], ...(bias ? [['bias', 'read', 'f32'] as const] : []),
+      ['a', 'read', 'f32'], ['b', 'read', halfB ? 'f16' : 'f32'], ...(bias ? [['bias', 'read', 'f32'] as const] : []),
       ...(dropout ? [['state', 'read', 'u32'] as const] : []), ...(gate ? [['gate', 'read', 'f32'] as const] : []), ['c', 'write', 'f32'],
     ],
     fields: [['k', 'u32', k]],
@@ -255,16 +262,16 @@ function smallMatMul(params: MatMulParams): Kernel {
   let b_base = ${broadcastB ? '0u' : `entry * ${k * n}u`};
   var acc = 0.0;
   for (var kk = 0u; kk < p.k; kk++) {
-    acc = fma(a[a_base + ${transposeA ? `kk * ${m}u + row` : `row * ${k}u + kk`}], b[b_base + ${transposeB ? `col * ${k}u + kk` : `kk * ${n}u + col`}], acc);
+    acc = fma(a[a_base + ${transposeA ? `kk * ${m}u + row` : `row * ${k}u + kk`}], ${halfB ? 'f32(' : ''}b[b_base + ${transposeB ? `col * ${k}u + kk` : `kk * ${n}u + col`}]${halfB ? ')' : ''}, acc);
   }
   c[i] = ${post ? `${post}(` : ''}activate(acc${bias ? ' + bias[col]' : ''})${post ? ', i)' : ''};`,
   });
 }
 
-/** The kernel name after `matmul`: its transposes, bias, activation and epilogue. */
-function kernelSuffix({ transposeA, transposeB, bias, activation = 'linear', dropout, gate }: MatMulParams): string {
+/** The kernel name after `matmul`: its transposes, a half B (`_hb`), bias, activation and epilogue. */
+function kernelSuffix({ transposeA, transposeB, bias, activation = 'linear', dropout, gate, halfB }: MatMulParams): string {
   const epilogueName = dropout ? '_dropout' : gate ? '_dropout_relu_grad' : '';
-  return `${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}${epilogueName}`;
+  return `${transposeA ? '_ta' : ''}${transposeB ? '_tb' : ''}${halfB ? '_hb' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}${epilogueName}`;
 }
 
 /**

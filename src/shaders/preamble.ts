@@ -69,7 +69,7 @@ export function packUniforms(fields: readonly UniformField[]): Uniforms {
 }
 
 /** A storage binding: its WGSL name, whether the kernel only reads it, and its element type. */
-export type StorageBuffer = readonly [name: string, access: 'read' | 'write', type: 'f32' | 'i32' | 'u32' | 'vec4<f32>' | 'vec4<i32>'];
+export type StorageBuffer = readonly [name: string, access: 'read' | 'write', type: 'f32' | 'i32' | 'u32' | 'f16' | 'vec4<f32>' | 'vec4<i32>'];
 
 export interface Bindings {
   /** `@group(0) @binding(k)` declarations, in order, ending with `p: Params` when there is a uniform. */
@@ -111,13 +111,18 @@ export interface LinearKernelParams {
   body: string;
 }
 
+/** `enable f16;` when any of `buffers` holds halves (the device then has 'shader-f16'), else ''. */
+function enables(buffers: readonly StorageBuffer[]): string {
+  return buffers.some(([, , type]) => type === 'f16') ? 'enable f16;\n' : '';
+}
+
 /** A kernel with one invocation per element of a flat range: `i` is the element, bounds-checked. */
 export function linearKernel({ name, count, limits, buffers, fields = [], countUniform = false, functions = '', body }: LinearKernelParams): Kernel {
   const grid = linearGrid(count, limits);
   const allFields: readonly UniformField[] = countUniform ? [['n', 'u32', count], ...fields] : fields;
   const uniforms = allFields.length > 0 ? packUniforms(allFields) : undefined;
   const { wgsl, bindings } = declareBindings(buffers, uniforms !== undefined);
-  const code = /* wgsl */ `${preamble}${functions}
+  const code = /* wgsl */ `${enables(buffers)}${preamble}${functions}
 ${uniforms ? `${uniforms.struct}\n` : ''}${wgsl}
 
 ${linearMain(grid.workgroupSize[0])}

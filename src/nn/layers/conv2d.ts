@@ -86,7 +86,7 @@ export class Conv2D extends Layer {
   call(x: Tensor, ctx: CallContext): Tensor {
     const [filter, bias] = this.weights.map((w) => w.tensor);
     const fusable = this.activation !== 'softmax' && !(this.activation === 'sigmoid' && ctx.logits);
-    const y = ops.fusedConv2d({ x, filter, strides: this.strides, pad: this.padding, bias, activation: fusable ? (this.activation as Activation) : 'linear' });
+    const y = ops.fusedConv2d({ x, filter: ctx.weight?.(filter) ?? filter, strides: this.strides, pad: this.padding, bias, activation: fusable ? (this.activation as Activation) : 'linear' });
     return fusable ? y : activate(y, this.activation, ctx);
   }
 

@@ -63,7 +63,7 @@ export class Dense extends Layer {
     const fusable = this.activation !== 'softmax' && !(this.activation === 'sigmoid' && ctx.logits);
     // Dense acts on the last axis: higher-rank inputs go through as rows.
     const rows = x.rank === 2 ? x : ops.reshape(x, [-1, x.shape[x.rank - 1]]);
-    const z = ops.fusedMatMul({ a: rows, b: kernel, bias, activation: fusable ? (this.activation as Activation) : 'linear' });
+    const z = ops.fusedMatMul({ a: rows, b: ctx.weight?.(kernel) ?? kernel, bias, activation: fusable ? (this.activation as Activation) : 'linear' });
     const y = x.rank === 2 ? z : ops.reshape(z, [...x.shape.slice(0, -1), this.units]);
     return fusable ? y : activate(y, this.activation, ctx);
   }

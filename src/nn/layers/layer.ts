@@ -24,6 +24,11 @@ export interface CallContext {
   state?: Tensor;
   /** Return the pre-activation of a softmax or sigmoid output (the loss fuses them with cross-entropy). */
   logits?: boolean;
+  /**
+   * The tensor a forward product reads for the weight w: its float16 copy in a model compiled
+   * with `forwardWeights: 'float16'`, else w itself (absent).
+   */
+  weight?: (w: Tensor) => Tensor;
 }
 
 export interface LayerArgs {

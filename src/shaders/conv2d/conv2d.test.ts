@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { expectAllClose, freshSeed, randomUniform } from '../../../test/expect-all-close.js';
 import { dot, numericGradient } from '../../../test/gradcheck.js';
+import { halves } from '../../../test/half.js';
 import { runKernel } from '../../../test/kernel-harness.js';
 import { activationReference, type Activation } from '../activation.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, conv2dOutputShape, conv2dScratchSize, type Conv2dShape } from './index.js';
@@ -82,6 +83,21 @@ describe(`conv2d forward (seed ${seed})`, () => {
       const bias = randomUniform(s.outChannels, seed + 9);
       const [y] = await runKernel(conv2dForward({ ...s, bias: true, activation }), [x, f, bias], [{ size: n.y }]);
       expectAllClose(y, reference(x, f, s, bias, activation), { rtol: 1e-4, atol: 1e-5 });
+    }
+  });
+
+  it('reads a half-precision filter on each forward path, accumulating in float32', async () => {
+    // Tiles over pixels (2, 5) and over the batch (7), and sliding windows (4, 13).
+    for (const i of [2, 5, 7, 4, 13]) {
+      const s = shapes[i];
+      const n = sizes(s);
+      const x = randomUniform(n.x, seed + 40 + i);
+      const f = halves(randomUniform(n.f, seed + 60 + i));
+      const bias = randomUniform(s.outChannels, seed + 80 + i);
+      const kernel = conv2dForward({ ...s, bias: true, activation: 'relu', halfFilter: true });
+      expect(kernel.name).toBe('conv2d_hf_bias_relu');
+      const [y] = await runKernel(kernel, [x, f.packed, bias], [{ size: n.y }]);
+      expectAllClose(y, reference(x, f.values, s, bias, 'relu'), { rtol: 1e-4, atol: 1e-5 });
     }
   });
 

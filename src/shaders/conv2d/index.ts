@@ -57,14 +57,17 @@ function subgroupLanes(limits: KernelLimits): number | undefined {
   return limits.subgroupSize !== undefined && limits.subgroupSize >= 4 ? limits.subgroupSize : undefined;
 }
 
-/** y = activation(conv2d(x, filter) + bias). Bindings: x, filter, (bias), y. */
-export function conv2dForward(s: Conv2dShape & { bias?: boolean; activation?: Activation }): Kernel {
+/**
+ * y = activation(conv2d(x, filter) + bias). Bindings: x, filter, (bias), y. `halfFilter`: the
+ * filter holds f16s (src/shaders/half.ts), widened as loaded; needs 'shader-f16'.
+ */
+export function conv2dForward(s: Conv2dShape & { bias?: boolean; activation?: Activation; halfFilter?: boolean }): Kernel {
   const g = conv2dGeometry(s);
-  const { bias = false, activation = 'linear', limits = defaultLimits } = s;
+  const { bias = false, activation = 'linear', halfFilter = false, limits = defaultLimits } = s;
   const images = batchTile(g.B, g.OH * g.OW, g.CO, g.CI, s.tileRows, limits, subgroupLanes(limits));
-  if (images) return forwardTiled(g, images, bias, activation, limits); // 1, 2
-  if (slideFits(g)) return forwardSlide(g, s.tileRows, bias, activation, limits); // 3
-  return forwardTiled(g, tile(g.B * g.OH * g.OW, g.CO, s.tileRows, limits), bias, activation, limits); // 4
+  if (images) return forwardTiled(g, images, bias, activation, limits, halfFilter); // 1, 2
+  if (slideFits(g)) return forwardSlide(g, s.tileRows, bias, activation, limits, halfFilter); // 3
+  return forwardTiled(g, tile(g.B * g.OH * g.OW, g.CO, s.tileRows, limits), bias, activation, limits, halfFilter); // 4
 }
 
 /**

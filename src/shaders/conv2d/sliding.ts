@@ -25,11 +25,11 @@ function slideLanes(limits: KernelLimits): number {
 }
 
 /** The small filter as WGSL values read at constant offsets: `name(kh, kw, ci, c)` holds output channels 4c..4c+3 (0 past CO). */
-function filterValues(g: Conv2dGeometry): { name: (kh: number, kw: number, ci: number, c: number) => string; loads: string } {
+function filterValues(g: Conv2dGeometry, half = false): { name: (kh: number, kw: number, ci: number, c: number) => string; loads: string } {
   const name = (kh: number, kw: number, ci: number, c: number) => `f${kh}_${kw}_${ci}_${c}`;
   const loads = filterTaps(g).flatMap(([kh, kw, ci]) => list(Math.ceil(g.CO / 4)).map((c) => {
     const at = ((kh * g.KW + kw) * g.CI + ci) * g.CO + 4 * c;
-    return `  let ${name(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => `f[${at + j}u]`)};`;
+    return `  let ${name(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => (half ? `f32(f[${at + j}u])` : `f[${at + j}u]`))};`;
   }));
   return { name, loads: loads.join('\n') };
 }
@@ -98,7 +98,7 @@ const channelVec4 = (g: Conv2dGeometry, c: number, at: (j: number) => string) =>
  * the lanes. So the filter costs nothing per pixel, and a step's loads are KH·CI (at unit
  * stride) for KH·KW·CI·CO multiply-adds.
  */
-export function forwardSlide(g: Conv2dGeometry, tileRows: number | undefined, bias: boolean, activation: Activation, limits: KernelLimits): Kernel {
+export function forwardSlide(g: Conv2dGeometry, tileRows: number | undefined, bias: boolean, activation: Activation, limits: KernelLimits, halfFilter = false): Kernel {
   const groups = Math.ceil(g.CO / 4);
   const vecY = g.CO % 4 === 0;
   // Whole rows, or shorter runs when the rows are too few to give the device ~64 lanes.
@@ -108,16 +108,16 @@ export function forwardSlide(g: Conv2dGeometry, tileRows: number | undefined, bi
   const lanes = slideLanes(limits);
   const w = slideWindow(g);
   const C = list(groups);
-  const filter = filterValues(g);
+  const filter = filterValues(g, halfFilter);
   const biasLoads = bias ? C.map((c) => `  let bias${c} = ${channelVec4(g, c, (j) => `bias[${4 * c + j}u]`)};`) : [];
   const store = (c: number) => vecY
     ? `      y[yo + ${c}u] = a;`
     : [0, 1, 2, 3].filter((j) => 4 * c + j < g.CO).map((j) => `      y[yo + ${4 * c + j}u] = a[${j}];`).join('\n');
-  const code = /* wgsl */ `${preamble}
+  const code = /* wgsl */ `${halfFilter ? 'enable f16;\n' : ''}${preamble}
 ${activationFunctions(activation)}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> f: array<f32>;
+@group(0) @binding(1) var<storage, read> f: array<${halfFilter ? 'f16' : 'f32'}>;
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 @group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<${vecY ? 'vec4<f32>' : 'f32'}>;
 
@@ -149,7 +149,7 @@ ${store(c)}
 }
 `;
   return {
-    name: `conv2d${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
+    name: `conv2d${halfFilter ? '_hf' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
     code,
     bindings: bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'],
     workgroupSize: [lanes, 1, 1],

@@ -114,11 +114,14 @@ export function enables(t: GemmTile): string {
   return t.subgroup ? 'enable subgroups;\n' : '';
 }
 
-/** WGSL `fn name(base) -> vec4<f32>`: `buffer` at base + col..col+3, output channels past CO reading 0. */
-export function loadColumns(name: string, buffer: string, vec: boolean): string {
+/**
+ * WGSL `fn name(base) -> vec4<f32>`: `buffer` at base + col..col+3, output channels past CO
+ * reading 0; `half`: the buffer holds f16s, widened as they are loaded.
+ */
+export function loadColumns(name: string, buffer: string, vec: boolean, half = false): string {
   return `fn ${name}(base: u32) -> vec4<f32> {
-${vec ? `  return ${buffer}[(base + min(col, CO - 4u)) / 4u];` : `  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = ${buffer}[base + col + j]; } }
+${vec ? `  return ${half ? 'vec4<f32>(' : ''}${buffer}[(base + min(col, CO - 4u)) / 4u]${half ? ')' : ''};` : `  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = ${half ? 'f32(' : ''}${buffer}[base + col + j]${half ? ')' : ''}; } }
   return v;`}
 }`;
 }

@@ -14,7 +14,7 @@ import { type BatchTile, batchRows, enables, type GemmTile, gemmMain, loadColumn
  * batch at one pixel; columns are output channels; the contraction runs over the window's taps
  * and input channels. The bias and the activation are applied as each row is stored.
  */
-export function forwardTiled(g: Conv2dGeometry, t: GemmTile | BatchTile, bias: boolean, activation: Activation, limits: KernelLimits): Kernel {
+export function forwardTiled(g: Conv2dGeometry, t: GemmTile | BatchTile, bias: boolean, activation: Activation, limits: KernelLimits, halfFilter = false): Kernel {
   const rows = g.B * g.OH * g.OW;
   const bt = 'bSpan' in t ? t : undefined;
   const vecF = g.CO % 4 === 0; // filter rows over output channels are whole vec4s
@@ -77,24 +77,25 @@ ${channels(true)}
 ${biasValues}
 ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CO, acc${r}${plusBias}); }`).join('\n')}`;
   }
-  const code = /* wgsl */ `${enables(t)}${preamble}
+  const fType = halfFilter ? 'f16' : 'f32';
+  const code = /* wgsl */ `${enables(t)}${halfFilter ? 'enable f16;\n' : ''}${preamble}
 ${activationFunctions(activation)}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(1) var<storage, read> f: array<${vecF ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> f: array<${vecF ? `vec4<${fType}>` : fType}>;
 ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 @group(0) @binding(${bias ? 3 : 2}) var<storage, read_write> y: array<${vecF ? 'vec4<f32>' : 'f32'}>;
 var<private> col: u32;
 
 // Filter values for output channels col..col+3 at flat offset base.
-${loadColumns('load_f', 'f', vecF)}
+${loadColumns('load_f', 'f', vecF, halfFilter)}
 ${bias ? `// The bias of output channels col..col+3.\n${loadColumns('load_bias', 'bias', false)}` : ''}
 
 ${storeRow('y', 'CO', vecF, true)}
 ${gemmMain(t, 1, bt ? t.rowTiles * t.R * (t.parts ?? 1) : rows, rowsBody, contraction, store, head).replace('let col = ', 'col = ')}
 `;
   return {
-    name: `conv2d${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
+    name: `conv2d${halfFilter ? '_hf' : ''}${bias ? '_bias' : ''}${activation === 'linear' ? '' : `_${activation}`}`,
     code,
     bindings: bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'],
     workgroupSize: [t.lanes, 1, 1],
