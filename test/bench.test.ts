@@ -74,8 +74,12 @@ describe('npm run bench -- --json --device-report', () => {
       settings: [{ setting: 'node' }],
     });
     const kernels = report.kernels as { op: string; gflops: number; percentOfPeak: number; tfjsGflops: number }[];
-    // Two square matmuls, the dense layer's three products, three passes of each of four conv layers.
-    expect(kernels).toHaveLength(2 + 3 + 12);
+    // Two square matmuls, the dense layer's three products, three passes of each of four conv
+    // layers; where the adapter has shader-f16, the large matmul, the dense product and each conv
+    // forward again with half weights.
+    const halves = (report.adapter as { features: string[] }).features.includes('shader-f16');
+    expect(kernels).toHaveLength(2 + 3 + 12 + (halves ? 2 + 4 : 0));
+    if (halves) expect(kernels.map((k) => k.op)).toContain('conv3 7x7x32→64 forward, filter in f16');
     expect(kernels.map((k) => k.op)).toContain('conv2 14x14x16→32 backward filter');
     for (const k of kernels) {
       expect(k.gflops > 0 && k.tfjsGflops > 0, `${k.op} timed for both`).toBe(true);
