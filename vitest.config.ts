@@ -14,7 +14,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     // Kernel choices the tests tune go to a directory of this run, never the user's cache.
-    env: { SHADERFLOW_CACHE_DIR: join(tmpdir(), `shaderflow-test-${process.pid}`), SHADERFLOW_AUTOTUNE: '' },
+    // SHADERFLOW_F16: the half-precision kernels are tested on CPU adapters too.
+    env: { SHADERFLOW_CACHE_DIR: join(tmpdir(), `shaderflow-test-${process.pid}`), SHADERFLOW_AUTOTUNE: '', SHADERFLOW_F16: '1' },
     hookTimeout: 60_000,
   },
 });

@@ -208,7 +208,7 @@ async function predictSamples(model: sf.Sequential, classNames: string[]): Promi
 const runStarted = performance.now();
 
 async function main(): Promise<void> {
-  const info = await sf.ready();
+  const info = await sf.ready({ halfPrecision: options.forwardWeights === 'float16' ? true : undefined });
   const adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' · ');
   console.log(`shaderflow on ${adapter} (${info.platform})`);
 

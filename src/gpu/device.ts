@@ -12,6 +12,13 @@ export interface ReadyOptions {
   powerPreference?: GPUPowerPreference;
   /** Options for Dawn's `create()` in Node, e.g. `['backend=vulkan']`. */
   dawnOptions?: string[];
+  /**
+   * Request 'shader-f16' (for compile's `forwardWeights: 'float16'`) where the adapter has it.
+   * Default: on a GPU yes; on CPU adapters (lavapipe, SwiftShader) only when asked, here or by
+   * $SHADERFLOW_F16=1 in Node, since the feature slows their shader compiler (the seed CNN's
+   * first step with a cold cache: 11 s without it, 18 s with it, on lavapipe).
+   */
+  halfPrecision?: boolean;
 }
 
 /** The limits training needs raised above WebGPU's defaults, requested up to what the adapter offers. */
@@ -27,8 +34,20 @@ const raisedLimits = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-/** Optional features used where present: GPU timestamps for profiling, subgroup operations for loads shared across lanes, half-precision weight reads (compile's forwardWeights). */
-const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName, 'shader-f16'];
+/** Optional features used where present: GPU timestamps for profiling, subgroup operations for loads shared across lanes. */
+const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName];
+
+/** Whether an adapter, as it describes itself, is a CPU driver (llvmpipe, lavapipe, SwiftShader). */
+function isCpuAdapter(info: { vendor?: string; architecture?: string; device?: string; description?: string }): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}
+
+/** Whether to request 'shader-f16' (ReadyOptions.halfPrecision). */
+function wantsHalves(options: ReadyOptions, info: GPUAdapterInfo): boolean {
+  if (options.halfPrecision !== undefined) return options.halfPrecision;
+  if (isNode() && process.env.SHADERFLOW_F16) return process.env.SHADERFLOW_F16 === '1';
+  return !isCpuAdapter(info);
+}
 
 export const driverHelp =
   'In Node, shaderflow runs on Dawn (the `webgpu` package), which needs a Vulkan, Metal or D3D12 driver. ' +
@@ -109,8 +128,7 @@ function modeFor(info: BackendInfo): AutotuneMode {
     if (!modes.includes(env as AutotuneMode)) throw new Error(`SHADERFLOW_AUTOTUNE must be one of ${modes.join(', ')}, got '${env}'`);
     return env as AutotuneMode;
   }
-  const cpu = /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
-  return cpu ? 'cached' : 'tune';
+  return isCpuAdapter(info) ? 'cached' : 'tune';
 }
 
 /** What kernel choices are kept under: the platform and the adapter as it describes itself. */
@@ -129,7 +147,8 @@ async function acquire(options: ReadyOptions): Promise<Runtime> {
   if (!adapter) throw new Error(`No WebGPU adapter was found. ${driverHelp}`);
   const requiredLimits: Record<string, number> = {};
   for (const name of raisedLimits) requiredLimits[name] = adapter.limits[name];
-  const requiredFeatures = wantedFeatures.filter((f) => adapter.features.has(f));
+  const wanted = wantsHalves(options, adapter.info) ? [...wantedFeatures, 'shader-f16' as GPUFeatureName] : wantedFeatures;
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'shaderflow' });
   return runtimeFor(device, describe(device, adapter.info, platform));
 }

@@ -187,7 +187,11 @@ export class Sequential implements TrainableModel {
     if (forwardWeights !== 'float32' && forwardWeights !== 'float16') throw new Error(`${where}: forwardWeights must be 'float32' or 'float16', got ${JSON.stringify(forwardWeights)}`);
     const info = runtime().info;
     if (forwardWeights === 'float16' && !info.features.includes('shader-f16')) {
-      throw new Error(`${where}: forwardWeights 'float16' needs an adapter with the 'shader-f16' feature; ${info.description || info.device || 'this adapter'} has ${info.features.join(', ') || 'no optional features'}`);
+      throw new Error(
+        `${where}: forwardWeights 'float16' needs a device with the 'shader-f16' feature, which this one (${info.description || info.device || 'the adapter'}) was not given: ` +
+          `it has ${info.features.join(', ') || 'no optional features'}. On a CPU adapter, ask for it before anything else with sf.ready({ halfPrecision: true }) (or SHADERFLOW_F16=1 in Node); ` +
+          'an adapter without it cannot read halves',
+      );
     }
     this.forwardWeights = forwardWeights;
     this.optimizer?.dispose();
