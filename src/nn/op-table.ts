@@ -325,8 +325,8 @@ export const opTable = {
       return [matMulDispatch(shape, [...inputs, y], limits)];
     },
     grad: ([dy], { inputs, outputs: [y], attrs }) => {
-      const { a, bias, state } = matMulInputs(inputs, attrs);
-      const b = master(matMulInputs(inputs, attrs).b);
+      const { a, b: forwardB, bias, state } = matMulInputs(inputs, attrs);
+      const b = master(forwardB);
       const { transposeA: tA, transposeB: tB, activation: act, dropout } = attrs;
       const none = inputs.map(() => null);
       if (!dy) return none;
@@ -433,12 +433,9 @@ export const opTable = {
     grad: notDifferentiable('avgPoolGrad'),
   },
   sum: {
-    outputs: ([x], { axes }) => {
-      if (x.dtype === 'float16') throw new Error(`sum: expected float32 or int32 values, got ${x.describe()}`);
-      return [{ shape: reduce.reducedShape('sum', x.shape, axes), dtype: x.dtype }];
-    },
+    outputs: ([x], { axes }) => [{ shape: reduce.reducedShape('sum', x.shape, axes), dtype: x.dtype }],
     lower: ({ inputs: [x], outputs: [y], attrs }, limits) =>
-      x.size === 0 ? emptyReduction(y, 0, limits) : one(reduce.reduceSum({ shape: x.shape, axes: attrs.axes, dtype: x.dtype as 'float32' | 'int32', limits }), [x, y]),
+      x.size === 0 ? emptyReduction(y, 0, limits) : one(reduce.reduceSum({ shape: x.shape, axes: attrs.axes, dtype: x.dtype, limits }), [x, y]),
     grad: ([dy], { inputs: [x], attrs: { axes } }) => [dy ? spread(dy, x.shape, axes) : null],
   },
   mean: {

@@ -5,7 +5,7 @@ import { activationFunctions, type Activation } from './activation.js';
 import { dropoutEpilogue } from './random.js';
 import { foldWorkgroups, linearWorkgroupSize } from './grid.js';
 import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
-import { linearKernel, preamble } from './preamble.js';
+import { enableHalves, linearKernel, preamble, widen } from './preamble.js';
 
 export interface MatMulParams {
   /** Rows of op(A) and C. */
@@ -105,7 +105,6 @@ export function matMul(params: MatMulParams): Kernel {
   const cVec = n % 4 === 0; // rows of C are whole vec4s
   const { functions: epilogueWgsl, post } = epilogue(params);
   const bType = halfB ? 'f16' : 'f32';
-  const widen = (load: string) => (halfB ? `vec4<f32>(${load})` : load);
   const rows = Array.from({ length: R }, (_, r) => r);
   const taps = [0, 1, 2, 3];
 
@@ -148,17 +147,17 @@ export function matMul(params: MatMulParams): Kernel {
   // b0..b3: op(B)[kk + t, col..col+3]; columns past N read column N − 1 and are never stored.
   let bBlock: string;
   if (bRowsVec) {
-    bBlock = taps.map((t) => `    let b${t} = ${widen(`b[(b_base + (kk + ${t}u) * N + col_v) / 4u]`)};`).join('\n');
+    bBlock = taps.map((t) => `    let b${t} = ${widen(`b[(b_base + (kk + ${t}u) * N + col_v) / 4u]`, halfB, 'vec4<f32>')};`).join('\n');
   } else if (bColsVec) {
     bBlock = [
-      ...taps.map((j) => `    let c${j} = ${widen(`b[(b_base + min(col + ${j}u, N - 1u) * K + kk) / 4u]`)};`),
+      ...taps.map((j) => `    let c${j} = ${widen(`b[(b_base + min(col + ${j}u, N - 1u) * K + kk) / 4u]`, halfB, 'vec4<f32>')};`),
       ...taps.map((t) => `    let b${t} = vec4<f32>(c0[${t}], c1[${t}], c2[${t}], c3[${t}]);`),
     ].join('\n');
   } else {
     bBlock = taps.map((t) => `    let b${t} = load_b(kk + ${t}u);`).join('\n');
   }
 
-  const code = /* wgsl */ `${shared ? 'enable subgroups;\n' : ''}${halfB ? 'enable f16;\n' : ''}${preamble}
+  const code = /* wgsl */ `${shared ? 'enable subgroups;\n' : ''}${enableHalves(halfB)}${preamble}
 ${activationFunctions(activation)}
 ${epilogueWgsl}
 const M = ${m}u;
@@ -179,7 +178,7 @@ var<private> b_base: u32;
 var<private> col: u32;
 
 fn a_at(i: u32) -> f32 { return a[${aVec || shared ? 'i / 4u][i % 4u' : 'i'}]; }
-fn b_at(i: u32) -> f32 { return f32(b[${bVec ? 'i / 4u][i % 4u' : 'i'}]); }
+fn b_at(i: u32) -> f32 { return ${widen(`b[${bVec ? 'i / 4u][i % 4u' : 'i'}]`, halfB, 'f32')}; }
 
 // Four adjacent columns of op(B) at contraction index kk (columns past N read column N − 1).
 fn load_b(kk: u32) -> vec4<f32> {
@@ -262,7 +261,7 @@ function smallMatMul(params: MatMulParams): Kernel {
   let b_base = ${broadcastB ? '0u' : `entry * ${k * n}u`};
   var acc = 0.0;
   for (var kk = 0u; kk < p.k; kk++) {
-    acc = fma(a[a_base + ${transposeA ? `kk * ${m}u + row` : `row * ${k}u + kk`}], ${halfB ? 'f32(' : ''}b[b_base + ${transposeB ? `col * ${k}u + kk` : `kk * ${n}u + col`}]${halfB ? ')' : ''}, acc);
+    acc = fma(a[a_base + ${transposeA ? `kk * ${m}u + row` : `row * ${k}u + kk`}], ${widen(`b[b_base + ${transposeB ? `col * ${k}u + kk` : `kk * ${n}u + col`}]`, halfB, 'f32')}, acc);
   }
   c[i] = ${post ? `${post}(` : ''}activate(acc${bias ? ' + bias[col]' : ''})${post ? ', i)' : ''};`,
   });

@@ -111,9 +111,19 @@ export interface LinearKernelParams {
   body: string;
 }
 
+/** `enable f16;` for a module that reads halves (`half`), else ''. */
+export function enableHalves(half: boolean): string {
+  return half ? 'enable f16;\n' : '';
+}
+
+/** A load from a buffer of halves (`half`) widened to `type`, or the load as it is. */
+export function widen(load: string, half: boolean, type: 'f32' | 'vec4<f32>'): string {
+  return half ? `${type}(${load})` : load;
+}
+
 /** `enable f16;` when any of `buffers` holds halves (the device then has 'shader-f16'), else ''. */
 function enables(buffers: readonly StorageBuffer[]): string {
-  return buffers.some(([, , type]) => type === 'f16') ? 'enable f16;\n' : '';
+  return enableHalves(buffers.some(([, , type]) => type === 'f16'));
 }
 
 /** A kernel with one invocation per element of a flat range: `i` is the element, bounds-checked. */

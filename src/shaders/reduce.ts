@@ -2,7 +2,7 @@
 // across many workgroups), and the row layout that softmax and the losses reduce rows with.
 
 import { foldWorkgroups, linearGrid, linearWorkgroupSize } from './grid.js';
-import { defaultLimits, type Kernel, type KernelLimits } from './kernel.js';
+import { defaultLimits, type DType, type Kernel, type KernelLimits, wgslType } from './kernel.js';
 import { linearKernel, linearMain, preamble } from './preamble.js';
 
 /** Throws unless `value` is an integer ≥ `min`, naming the kernel, the parameter and the value. */
@@ -108,7 +108,7 @@ export interface ReduceParams {
   /** Axes to reduce, each in [-rank, rank) (negative counts from the end), no repeats. */
   axes: readonly number[];
   /** Element type; mean is float32 only. */
-  dtype?: 'float32' | 'int32';
+  dtype?: DType;
   limits?: KernelLimits;
 }
 
@@ -152,7 +152,7 @@ function reduce(op: 'sum' | 'mean', { shape, axes, dtype = 'float32', limits = d
   const name = op === 'sum' ? 'reduceSum' : 'reduceMean';
   const reduced = normalizeAxes(name, shape, axes);
   if (op === 'mean' && dtype !== 'float32') throw new Error(`${name}: expected float32 values, got ${dtype}`);
-  const type = dtype === 'int32' ? 'i32' : 'f32';
+  const type = wgslType(dtype);
   // Merge runs of adjacent axes that are all kept or all reduced (they are contiguous with each
   // other in row-major order) and drop size-1 axes, so the index math is as short as it can be.
   const kept = { dims: [] as number[], strides: [] as number[] };

@@ -4,7 +4,7 @@
 import { activationFunctions, type Activation } from '../activation.js';
 import { foldWorkgroups, linearWorkgroupSize } from '../grid.js';
 import type { Kernel, KernelLimits } from '../kernel.js';
-import { preamble } from '../preamble.js';
+import { enableHalves, preamble, widen } from '../preamble.js';
 import { sumParts } from '../reduce.js';
 import { type Conv2dGeometry, constants, list } from './geometry.js';
 
@@ -29,7 +29,7 @@ function filterValues(g: Conv2dGeometry, half = false): { name: (kh: number, kw:
   const name = (kh: number, kw: number, ci: number, c: number) => `f${kh}_${kw}_${ci}_${c}`;
   const loads = filterTaps(g).flatMap(([kh, kw, ci]) => list(Math.ceil(g.CO / 4)).map((c) => {
     const at = ((kh * g.KW + kw) * g.CI + ci) * g.CO + 4 * c;
-    return `  let ${name(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => (half ? `f32(f[${at + j}u])` : `f[${at + j}u]`))};`;
+    return `  let ${name(kh, kw, ci, c)} = ${channelVec4(g, c, (j) => widen(`f[${at + j}u]`, half, 'f32'))};`;
   }));
   return { name, loads: loads.join('\n') };
 }
@@ -113,7 +113,7 @@ export function forwardSlide(g: Conv2dGeometry, tileRows: number | undefined, bi
   const store = (c: number) => vecY
     ? `      y[yo + ${c}u] = a;`
     : [0, 1, 2, 3].filter((j) => 4 * c + j < g.CO).map((j) => `      y[yo + ${4 * c + j}u] = a[${j}];`).join('\n');
-  const code = /* wgsl */ `${halfFilter ? 'enable f16;\n' : ''}${preamble}
+  const code = /* wgsl */ `${enableHalves(halfFilter)}${preamble}
 ${activationFunctions(activation)}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<f32>;

@@ -3,6 +3,7 @@
 
 import { linearWorkgroupSize } from '../grid.js';
 import type { KernelLimits } from '../kernel.js';
+import { widen } from '../preamble.js';
 import { type Conv2dGeometry, list } from './geometry.js';
 
 export interface GemmTile {
@@ -120,8 +121,8 @@ export function enables(t: GemmTile): string {
  */
 export function loadColumns(name: string, buffer: string, vec: boolean, half = false): string {
   return `fn ${name}(base: u32) -> vec4<f32> {
-${vec ? `  return ${half ? 'vec4<f32>(' : ''}${buffer}[(base + min(col, CO - 4u)) / 4u]${half ? ')' : ''};` : `  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = ${half ? 'f32(' : ''}${buffer}[base + col + j]${half ? ')' : ''}; } }
+${vec ? `  return ${widen(`${buffer}[(base + min(col, CO - 4u)) / 4u]`, half, 'vec4<f32>')};` : `  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (col + j < CO) { v[j] = ${widen(`${buffer}[base + col + j]`, half, 'f32')}; } }
   return v;`}
 }`;
 }

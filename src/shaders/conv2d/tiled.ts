@@ -4,7 +4,7 @@
 import { activationFunctions, type Activation } from '../activation.js';
 import { foldWorkgroups } from '../grid.js';
 import type { Kernel, KernelLimits } from '../kernel.js';
-import { preamble } from '../preamble.js';
+import { enableHalves, preamble } from '../preamble.js';
 import { sumParts } from '../reduce.js';
 import { type Conv2dGeometry, constants, list } from './geometry.js';
 import { type BatchTile, batchRows, enables, type GemmTile, gemmMain, loadColumns, sharedRows, storeRow } from './tile.js';
@@ -78,7 +78,7 @@ ${biasValues}
 ${R.map((r) => `  if (first_row + ${r}u < ${rows}u) { store_row(row${r} * CO, acc${r}${plusBias}); }`).join('\n')}`;
   }
   const fType = halfFilter ? 'f16' : 'f32';
-  const code = /* wgsl */ `${enables(t)}${halfFilter ? 'enable f16;\n' : ''}${preamble}
+  const code = /* wgsl */ `${enables(t)}${enableHalves(halfFilter)}${preamble}
 ${activationFunctions(activation)}
 ${constants(g)}
 @group(0) @binding(0) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>;
